@@ -1,4 +1,4 @@
-import { keccak256 } from 'viem';
+import { getAddress, keccak256 } from 'viem';
 import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from 'viem';
 import { LevityError } from '../protocol/errors.ts';
 import { readJsonFile, writeJsonFile } from '../shared/json-file.ts';
@@ -64,10 +64,11 @@ export async function ensureDeployed(options: EnsureDeployedOptions): Promise<Re
     if (receipt.status !== 'success' || !receipt.contractAddress) {
       throw new LevityError('CHAIN_DEPLOY_FAILED', `deploying ${step.name} failed`, { meta: { txHash } });
     }
-    addresses[step.name] = receipt.contractAddress;
-    records.contracts[step.name] = { address: receipt.contractAddress, creationCodeHash, txHash };
+    const address = getAddress(receipt.contractAddress);
+    addresses[step.name] = address;
+    records.contracts[step.name] = { address, creationCodeHash, txHash };
     await writeJsonFile(options.recordFile, records);
-    options.log?.({ contract: step.name, address: receipt.contractAddress }, 'contract deployed');
+    options.log?.({ contract: step.name, address }, 'contract deployed');
   }
   await writeJsonFile(options.recordFile, records);
   return addresses;

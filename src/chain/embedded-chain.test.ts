@@ -42,7 +42,7 @@ describe('embedded chain', () => {
     const client = createPublicClient({ chain: foundry, transport: http(chain.url) });
     assert.equal(await client.getChainId(), 31337);
 
-    const hashes = [];
+    const hashes: `0x${string}`[] = [];
     for (let i = 1; i <= 3; i++) hashes.push(await wallet.sendTransaction({ to: recipient, value: parseEther(String(i)) }));
     const receipt = await client.getTransactionReceipt({ hash: hashes[2]! });
     const block = await client.getBlock({ blockNumber: receipt.blockNumber });

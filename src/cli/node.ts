@@ -1,0 +1,46 @@
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import { createNode } from '../node/create-node.ts';
+import { ROLE_NAMES, isRoleName } from '../protocol/roles.ts';
+import type { RoleName } from '../protocol/roles.ts';
+import { InvalidInputError } from '../protocol/errors.ts';
+import { acquireDirLock } from '../shared/dir-lock.ts';
+import { addNodeFlags, cliLogger, configFromFlags, printJson } from './common.ts';
+import type { NodeFlags } from './common.ts';
+import { runUntilSignal } from './run-until-signal.ts';
+
+export function registerNode(program: Command): void {
+  addNodeFlags(program.command('node'))
+    .description('run one role as its own node (for multi-host deployments)')
+    .addOption(new Option('--role <role>', `role to run: ${ROLE_NAMES.join(', ')}`).makeOptionMandatory())
+    .option('--json', 'print the node endpoints as JSON once ready')
+    .action(async (flags: NodeFlags & { role: string; json?: boolean }) => {
+      const role = parseRole(flags.role);
+      const { config, warnings } = configFromFlags(flags);
+      const log = cliLogger(config);
+      for (const warning of warnings) log.warn(warning);
+      const lock = await acquireDirLock(config.dataDir);
+      const node = createNode({ roles: [role], config, log });
+      const service = {
+        start: () => node.start(),
+        stop: () => node.stop().finally(() => lock.release()),
+      };
+      try {
+        await runUntilSignal(service, log, () => {
+          const ready = { roles: [role], endpoints: node.endpoints, chain: node.chain.rpc, contracts: node.contracts };
+          if (flags.json) printJson(ready);
+          else for (const endpoint of node.endpoints) process.stdout.write(`${endpoint.role}  ${endpoint.url}\n`);
+        });
+      } catch (error) {
+        await lock.release();
+        throw error;
+      }
+    });
+}
+
+function parseRole(value: string): RoleName {
+  if (!isRoleName(value)) {
+    throw new InvalidInputError('CLI_UNKNOWN_ROLE', `unknown role "${value}"; expected one of ${ROLE_NAMES.join(', ')}`);
+  }
+  return value;
+}

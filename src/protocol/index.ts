@@ -1,0 +1,4 @@
+/** Pure protocol rules and shapes, no I/O. */
+export * from './errors.ts';
+export * from './manifest.ts';
+export * from './roles.ts';

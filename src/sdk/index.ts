@@ -1,0 +1,7 @@
+/** Levity's client SDK: actions for users of a devnet or network. */
+export { readManifest, DEFAULT_DEVNET_DIR } from './read-manifest.ts';
+export type { ReadManifestParameters, ReadManifestReturnType } from './read-manifest.ts';
+export { probeEndpoints } from './probe-endpoints.ts';
+export type { EndpointHealth, ProbeEndpointsParameters } from './probe-endpoints.ts';
+export type { Manifest } from '../protocol/manifest.ts';
+export { LevityError } from '../protocol/errors.ts';
