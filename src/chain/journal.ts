@@ -29,7 +29,13 @@ export type Journal = {
 export async function openJournal(path: string): Promise<Journal> {
   await mkdir(dirname(path), { recursive: true });
   const handle = await open(path, 'a+');
-  const records = await readRecords(handle, path);
+  let records: JournalRecord[];
+  try {
+    records = await readRecords(handle, path);
+  } catch (error) {
+    await handle.close(); // a damaged journal must not leak its file descriptor
+    throw error;
+  }
   let closed = false;
   return {
     records,
@@ -57,7 +63,7 @@ async function readRecords(handle: FileHandle, path: string): Promise<JournalRec
     try {
       records.push(parseRecord(JSON.parse(line)));
     } catch (cause) {
-      throw new LevityError('CHAIN_JOURNAL_CORRUPT', `chain journal ${path} is damaged at byte ${offset}`, {
+      throw new LevityError('CHAIN_JOURNAL_CORRUPT', `chain journal ${path} is damaged at byte ${Buffer.byteLength(text.slice(0, offset), 'utf8')}`, {
         details: 'the journal is the chain state; restore it from a backup or start a new data dir',
         cause,
       });

@@ -19,7 +19,8 @@ export function startableGroup(parts: Startable[]): Startable & { add(part: Star
         try {
           await part.start();
         } catch (error) {
-          await stopAll(started.splice(0).reverse());
+          // The boot failure is the cause worth reporting; a failed rollback must not hide it.
+          await stopAll(started.splice(0).reverse()).catch(() => undefined);
           throw error;
         }
         started.push(part);
