@@ -40,6 +40,7 @@ type Running = {
   journal: Journal;
   provider: DurableProvider;
   genesis: Genesis;
+  accounts: DevAccount[];
   http: RunningHttpServer;
   closeWs: () => void;
 };
@@ -72,8 +73,7 @@ export function createEmbeddedChain(options: EmbeddedChainOptions): EmbeddedChai
       return need().genesis;
     },
     get accounts() {
-      const { genesis } = need();
-      return devAccounts(genesis.mnemonic, genesis.accounts);
+      return need().accounts;
     },
 
     async start() {
@@ -119,7 +119,7 @@ export function createEmbeddedChain(options: EmbeddedChainOptions): EmbeddedChai
       const http = await listen(app, options.host, options.port);
       const ws = jsonRpcWebSocket(provider, evm.provider, log);
       http.server.on('upgrade', (request, socket, head) => ws.handleUpgrade(request, socket, head));
-      running = { evm, journal, provider, genesis, http, closeWs: ws.close };
+      running = { evm, journal, provider, genesis, accounts: devAccounts(genesis.mnemonic, genesis.accounts), http, closeWs: ws.close };
       log.info(
         { url: http.url, replayed: journal.records.length, ms: Date.now() - started, chainId: genesis.chainId },
         'chain ready',
