@@ -16,6 +16,8 @@ export type ContractArtifact = {
   abi: Abi;
   bytecode: Hex;
   deployedBytecode: Hex;
+  /** Byte ranges of the runtime code that the constructor fills in (immutables). */
+  immutableRanges: { start: number; length: number }[];
 };
 
 export type CompiledContracts = {
@@ -45,18 +47,18 @@ const defaultDeps: CompileContractsDeps = {
 };
 
 /** Bump when the cached file's shape changes, so old caches are not read. */
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2;
 
 const SETTINGS = {
   evmVersion: 'prague',
   optimizer: { enabled: true, runs: 200 },
-  outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
+  outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object', 'evm.deployedBytecode.immutableReferences'] } },
 } as const;
 
 type SolcError = { severity: 'error' | 'warning' | 'info'; formattedMessage?: string; message: string };
 type SolcOutput = {
   errors?: SolcError[];
-  contracts?: Record<string, Record<string, { abi: Abi; evm: { bytecode: { object: string }; deployedBytecode: { object: string } } }>>;
+  contracts?: Record<string, Record<string, { abi: Abi; evm: { bytecode: { object: string }; deployedBytecode: { object: string; immutableReferences?: Record<string, { start: number; length: number }[]> } } }>>;
 };
 
 export async function compileContracts(
@@ -132,6 +134,7 @@ function collectArtifacts(output: SolcOutput): Record<string, ContractArtifact> 
         abi: compiled.abi,
         bytecode: `0x${bytecode}`,
         deployedBytecode: `0x${compiled.evm.deployedBytecode.object}`,
+        immutableRanges: Object.values(compiled.evm.deployedBytecode.immutableReferences ?? {}).flat(),
       };
     }
   }

@@ -1,7 +1,29 @@
 import type { DeployStep } from './deploy-contracts.ts';
 
+/** What a devnet charges per 256-byte sector stored: small, but enough to exercise the fee path. */
+export const DEVNET_PRICE_PER_SECTOR = 1_000_000_000n;
+
 /**
  * The contracts every Levity chain carries, in deployment order. A step's `args` can read the
  * addresses of the steps before it. Subsystems append their contracts here.
  */
-export const CONTRACT_PLAN: readonly DeployStep[] = [{ name: 'NodeRegistry' }];
+export const CONTRACT_PLAN: readonly DeployStep[] = [
+  { name: 'NodeRegistry' },
+  { name: 'Market', args: () => [DEVNET_PRICE_PER_SECTOR] },
+  {
+    name: 'Flow',
+    args: ({ Market }) => [Market],
+    // The market takes fees only from its flow, so a new Flow must be announced to it.
+    async afterDeploy({ addresses, client, wallet, compiled }) {
+      const hash = await wallet.writeContract({
+        address: addresses.Market!,
+        abi: compiled.contracts.Market!.abi,
+        functionName: 'setFlow',
+        args: [addresses.Flow],
+        chain: wallet.chain,
+        account: wallet.account,
+      });
+      await client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+    },
+  },
+];

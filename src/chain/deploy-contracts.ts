@@ -1,13 +1,25 @@
-import { getAddress, keccak256 } from 'viem';
+import { encodeDeployData, getAddress, keccak256 } from 'viem';
 import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from 'viem';
 import { LevityError } from '../protocol/errors.ts';
 import { readJsonFile, writeJsonFile } from '../shared/json-file.ts';
-import type { CompiledContracts } from './compile-contracts.ts';
+import type { CompiledContracts, ContractArtifact } from './compile-contracts.ts';
 
-/** One contract to deploy; `args` may use the addresses of contracts deployed before it. */
+export type DeployContext = {
+  addresses: Readonly<Record<string, Address>>;
+  client: PublicClient;
+  wallet: WalletClient<Transport, Chain | undefined, Account>;
+  compiled: CompiledContracts;
+};
+
+/**
+ * One contract to deploy. `args` may use the addresses of contracts deployed before it;
+ * `afterDeploy` wires it up (for example telling another contract about it) and runs only
+ * when this step deploys afresh.
+ */
 export type DeployStep = {
   name: string;
   args?: (deployed: Readonly<Record<string, Address>>) => readonly unknown[];
+  afterDeploy?: (context: DeployContext) => Promise<void>;
 };
 
 export type DeploymentRecord = { address: Address; creationCodeHash: Hex; txHash?: Hex };
@@ -42,14 +54,17 @@ export async function ensureDeployed(options: EnsureDeployedOptions): Promise<Re
   for (const step of plan) {
     const artifact = compiled.contracts[step.name];
     if (!artifact) throw new LevityError('CHAIN_UNKNOWN_CONTRACT', `no compiled contract named ${step.name}`);
-    const creationCodeHash = keccak256(artifact.bytecode);
+    const args = step.args?.(addresses) ?? [];
+    // Constructor arguments are part of the identity: a dependency redeployed elsewhere means
+    // this contract must be redeployed too, or it would keep pointing at the old one.
+    const creationCodeHash = keccak256(encodeDeployData({ abi: artifact.abi, bytecode: artifact.bytecode, args }));
     const record = records.contracts[step.name];
     if (record?.creationCodeHash === creationCodeHash && (await hasCode(client, record.address))) {
       addresses[step.name] = record.address;
       continue;
     }
     const known = options.known?.[step.name];
-    if (known && !record && (await client.getCode({ address: known })) === artifact.deployedBytecode) {
+    if (known && !record && sameRuntimeCode(artifact, await client.getCode({ address: known }))) {
       addresses[step.name] = known;
       records.contracts[step.name] = { address: known, creationCodeHash };
       continue;
@@ -57,7 +72,7 @@ export async function ensureDeployed(options: EnsureDeployedOptions): Promise<Re
     const txHash = await wallet.deployContract({
       abi: artifact.abi,
       bytecode: artifact.bytecode,
-      args: step.args?.(addresses) ?? [],
+      args,
       chain: wallet.chain,
     });
     const receipt = await client.waitForTransactionReceipt({ hash: txHash, pollingInterval: 50 });
@@ -68,6 +83,7 @@ export async function ensureDeployed(options: EnsureDeployedOptions): Promise<Re
     addresses[step.name] = address;
     records.contracts[step.name] = { address, creationCodeHash, txHash };
     await writeJsonFile(options.recordFile, records);
+    await step.afterDeploy?.({ addresses, client, wallet, compiled });
     options.log?.({ contract: step.name, address }, 'contract deployed');
   }
   await writeJsonFile(options.recordFile, records);
@@ -78,3 +94,15 @@ async function hasCode(client: PublicClient, address: Address): Promise<boolean>
   const code = await client.getCode({ address });
   return code !== undefined && code !== '0x';
 }
+
+/** Whether code on chain is this artifact's runtime code, whatever its immutables hold. */
+export function sameRuntimeCode(artifact: ContractArtifact, code: Hex | undefined): boolean {
+  if (!code || code.length !== artifact.deployedBytecode.length) return false;
+  const mask = (hex: Hex) => {
+    const chars = hex.slice(2).split('');
+    for (const { start, length } of artifact.immutableRanges) chars.fill('0', start * 2, (start + length) * 2);
+    return chars.join('').toLowerCase();
+  };
+  return mask(code) === mask(artifact.deployedBytecode);
+}
+
