@@ -17,15 +17,6 @@ export type SubscribableProvider = Eip1193Provider & {
   removeListener?(event: 'message', listener: (message: SubscriptionMessage) => void): unknown;
 };
 
-/** A JSON-RPC error as providers throw them: a numeric code, a message, maybe data. */
-export type RpcErrorLike = { code: number; message: string; data?: unknown };
-
-export function isRpcErrorLike(value: unknown): value is RpcErrorLike {
-  if (typeof value !== 'object' || value === null) return false;
-  const { code, message } = value as Record<string, unknown>;
-  return typeof code === 'number' && typeof message === 'string';
-}
-
 export function paramsArray(params: RequestArguments['params']): unknown[] {
   if (params === undefined) return [];
   return Array.isArray(params) ? [...params] : [params];

@@ -7,8 +7,8 @@ import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../shared/log.ts';
-import { handleBody, errorResponse, RPC_INVALID_REQUEST } from './json-rpc.ts';
-import type { CallHook, JsonRpcResponse } from './json-rpc.ts';
+import { handleBody, errorResponse, RPC_INVALID_REQUEST } from '../shared/json-rpc.ts';
+import type { CallHook, JsonRpcResponse } from '../shared/json-rpc.ts';
 import type { Eip1193Provider, SubscribableProvider, SubscriptionMessage } from './eip1193.ts';
 
 const MAX_BODY_BYTES = 32 * 1024 * 1024;

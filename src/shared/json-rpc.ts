@@ -1,7 +1,16 @@
-import { isRpcErrorLike } from './eip1193.ts';
-import type { Eip1193Provider } from './eip1193.ts';
+/** JSON-RPC 2.0 framing shared by every JSON-RPC endpoint: validation, batches, error objects. */
 
-/** JSON-RPC 2.0 framing for the chain endpoint: validation, batches and error objects. */
+/** Anything that answers requests the EIP-1193 way: an EVM provider or a method table. */
+export type RpcHandler = { request(args: { method: string; params?: readonly unknown[] | object }): Promise<unknown> };
+
+/** A JSON-RPC error as handlers throw them: a numeric code, a message, maybe data. */
+export type RpcErrorLike = { code: number; message: string; data?: unknown };
+
+export function isRpcErrorLike(value: unknown): value is RpcErrorLike {
+  if (typeof value !== 'object' || value === null) return false;
+  const { code, message } = value as Record<string, unknown>;
+  return typeof code === 'number' && typeof message === 'string';
+}
 
 export type JsonRpcId = string | number | null;
 export type JsonRpcRequest = { jsonrpc: '2.0'; id?: JsonRpcId; method: string; params?: unknown[] | object };
@@ -45,7 +54,7 @@ export function validateRequest(value: unknown): JsonRpcRequest | JsonRpcRespons
  * Runs one request against the provider. `hook` may take over a method (for example
  * subscriptions on a WebSocket); when it returns undefined the provider answers.
  */
-export async function callOne(provider: Eip1193Provider, value: unknown, hook?: CallHook): Promise<JsonRpcResponse | undefined> {
+export async function callOne(provider: RpcHandler, value: unknown, hook?: CallHook): Promise<JsonRpcResponse | undefined> {
   const request = validateRequest(value);
   if (!('method' in request)) return request;
   const id = request.id ?? null;
@@ -62,7 +71,7 @@ export async function callOne(provider: Eip1193Provider, value: unknown, hook?: 
 }
 
 /** Parses a request body and answers it: a single response, a batch, or nothing. */
-export async function handleBody(provider: Eip1193Provider, text: string, hook?: CallHook): Promise<JsonRpcResponse | JsonRpcResponse[] | undefined> {
+export async function handleBody(provider: RpcHandler, text: string, hook?: CallHook): Promise<JsonRpcResponse | JsonRpcResponse[] | undefined> {
   let body: unknown;
   try {
     body = JSON.parse(text);

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Eip1193Provider, RequestArguments } from './eip1193.ts';
+import type { RpcHandler } from './json-rpc.ts';
+
+type RequestArguments = Parameters<RpcHandler['request']>[0];
 import { MAX_BATCH, RPC_INTERNAL_ERROR, RPC_INVALID_REQUEST, RPC_PARSE_ERROR, handleBody } from './json-rpc.ts';
 
 /** An in-memory provider: echoes its call, or fails for a few named methods. */
-function memoryProvider(): Eip1193Provider & { calls: RequestArguments[] } {
+function memoryProvider(): RpcHandler & { calls: RequestArguments[] } {
   const calls: RequestArguments[] = [];
   return {
     calls,
@@ -98,7 +100,7 @@ describe('handleBody', () => {
     const provider = memoryProvider();
     let inFlight = 0;
     let maxInFlight = 0;
-    const counting: Eip1193Provider = {
+    const counting: RpcHandler = {
       async request(args) {
         maxInFlight = Math.max(maxInFlight, ++inFlight);
         try {
