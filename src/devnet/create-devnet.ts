@@ -22,7 +22,8 @@ export type Devnet = Startable & {
 
 /** The roles `levity up` runs in one process; subsystems add theirs as they land. */
 export function devnetRoles(config: LevityConfig): RoleName[] {
-  return config.chain.rpc ? [] : ['chain'];
+  const services: RoleName[] = ['storage-node', 'indexer'];
+  return config.chain.rpc ? services : ['chain', ...services];
 }
 
 /**
@@ -58,6 +59,7 @@ export function createDevnet(options: CreateDevnetOptions): Devnet {
             accounts: node.chain.accounts,
             contracts: { ...node.contracts },
           },
+          ...storageSection(node),
         };
         await writeJsonFile(manifestPath, manifest);
       } catch (error) {
@@ -83,4 +85,10 @@ export function createDevnet(options: CreateDevnetOptions): Devnet {
 async function previousContracts(path: string): Promise<Record<string, Address> | undefined> {
   const parsed = manifestSchema.safeParse(await readJsonFile(path).catch(() => undefined));
   return parsed.success ? (parsed.data.chain.contracts as Record<string, Address>) : undefined;
+}
+
+function storageSection(node: LevityNode): Pick<Manifest, 'storage'> {
+  const indexer = node.endpoints.find((e) => e.role === 'indexer');
+  if (!indexer) return {};
+  return { storage: { indexer: indexer.url, nodes: node.endpoints.filter((e) => e.role === 'storage-node').map((e) => e.url) } };
 }

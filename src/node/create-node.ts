@@ -1,17 +1,19 @@
 import { join } from 'node:path';
 import type { Address } from 'viem';
-import { advertiseNodes, compileContracts, CONTRACT_PLAN, createEmbeddedChain, ensureDeployed } from '../chain/index.ts';
+import { advertiseNodes, compileContracts, CONTRACT_PLAN, createEmbeddedChain, ensureDeployed, nodesByRole } from '../chain/index.ts';
 import type { CompiledContracts, EmbeddedChain } from '../chain/index.ts';
 import { InvalidInputError, LevityError } from '../protocol/errors.ts';
+import { ROLE_PORT_OFFSETS } from '../protocol/roles.ts';
 import type { RoleName } from '../protocol/roles.ts';
+import { createIndexer, createStorageNode } from '../storage/index.ts';
 import type { LevityConfig } from '../shared/config.ts';
-import type { Logger } from '../shared/log.ts';
+import { rolePort } from '../shared/http.ts';
+import { startableGroup } from '../shared/lifecycle.ts';
 import type { Startable } from '../shared/lifecycle.ts';
+import type { Logger } from '../shared/log.ts';
 import { PACKAGE_ROOT } from '../shared/package-root.ts';
 import { embeddedConnection, externalConnection } from './chain-connection.ts';
 import type { ChainConnection } from './chain-connection.ts';
-import { rolePort } from '../shared/http.ts';
-import { ROLE_PORT_OFFSETS } from '../protocol/roles.ts';
 
 /** One listening endpoint of a role; `key` tells apart several nodes of one role. */
 export type NodeEndpoint = { key: string; role: RoleName; url: string };
@@ -34,14 +36,10 @@ export type LevityNode = Startable & {
 
 export const CONTRACTS_DIR = join(PACKAGE_ROOT, 'contracts');
 export const SOLC_CACHE_DIR = join(PACKAGE_ROOT, 'node_modules', '.cache', 'levity', 'solc');
+const AVAILABLE_ROLES: readonly RoleName[] = ['chain', 'storage-node', 'indexer'];
 
-/**
- * The composition root: builds the roles asked for, connects them to the chain (embedded or
- * external), makes sure the contracts are deployed, and lists the node in NodeRegistry.
- */
-export function createNode(options: CreateNodeOptions): LevityNode {
-  const { config, log } = options;
-  const embedsChain = options.roles.includes('chain');
+function checkOptions({ roles, config }: CreateNodeOptions): void {
+  const embedsChain = roles.includes('chain');
   if (embedsChain && config.chain.rpc) {
     throw new InvalidInputError('CONFIG_CONFLICT', 'config: the chain role and chain.rpc exclude each other', {
       details: 'run the embedded chain, or point at an external one with --chain-rpc, not both',
@@ -57,19 +55,89 @@ export function createNode(options: CreateNodeOptions): LevityNode {
       details: 'pass --chain-key with the private key that pays for deployments and registrations',
     });
   }
-  const unsupported = options.roles.filter((role) => role !== 'chain');
-  if (unsupported.length > 0) {
-    throw new InvalidInputError('NODE_ROLE_UNAVAILABLE', `role ${unsupported.join(', ')} is not available yet`, {
-      meta: { roles: unsupported },
+  const unavailable = roles.filter((role) => !AVAILABLE_ROLES.includes(role));
+  if (unavailable.length > 0) {
+    throw new InvalidInputError('NODE_ROLE_UNAVAILABLE', `role ${unavailable.join(', ')} is not available yet`, {
+      meta: { roles: unavailable },
     });
   }
+}
 
+/**
+ * The composition root: builds the roles asked for, connects them to the chain (embedded or
+ * external), makes sure the contracts are deployed, and lists the node in NodeRegistry.
+ */
+export function createNode(options: CreateNodeOptions): LevityNode {
+  checkOptions(options);
+  const { config, log, roles } = options;
+  const port = (role: RoleName, extra = 0) => rolePort(config.portBase, ROLE_PORT_OFFSETS[role] + extra);
   let embedded: EmbeddedChain | undefined;
+  // Everything started, in order, so a stop (or a failed start) undoes it in reverse.
+  let started: Startable[] = [];
+  const run = async (part: Startable) => {
+    await part.start();
+    started.push(part);
+  };
+  const stopAll = async () => {
+    for (const part of started.splice(0).reverse()) await part.stop();
+  };
   let state: { chain: ChainConnection; contracts: Record<string, Address>; endpoints: NodeEndpoint[] } | undefined;
   const need = () => {
     if (!state) throw new LevityError('NODE_NOT_STARTED', 'the node is not started');
     return state;
   };
+
+  async function connectChain(): Promise<ChainConnection> {
+    if (!roles.includes('chain')) return externalConnection(config.chain.rpc!, config.chain.key as `0x${string}`);
+    embedded = createEmbeddedChain({
+      dataDir: join(config.dataDir, 'chain'),
+      host: config.host,
+      port: port('chain'),
+      genesis: config.chain,
+      log,
+    });
+    await run(embedded);
+    return embeddedConnection(embedded.provider, embedded.url, embedded.genesis.chainId, embedded.accounts);
+  }
+
+  /** Starts the roles that need a chain with contracts; returns their endpoints. */
+  async function startServices(chain: ChainConnection, contracts: Record<string, Address>, compiled: CompiledContracts) {
+    const services = startableGroup([]);
+    const endpoints: (() => NodeEndpoint)[] = [];
+    const storageNodes = roles.includes('storage-node') ? Array.from({ length: config.storage.nodes }, (_, i) => i) : [];
+    const storage = storageNodes.map((i) => {
+      const node = createStorageNode({
+        dataDir: join(config.dataDir, `storage-node-${i}`),
+        host: config.host,
+        port: port('storage-node', i),
+        shard: { shardId: 0, numShard: 1 },
+        client: chain.client,
+        flow: contracts.Flow!,
+        log,
+        syncPollMs: config.storage.syncPollMs,
+      });
+      services.add(node);
+      endpoints.push(() => ({ key: `storage-node#${i}`, role: 'storage-node', url: node.url }));
+      return node;
+    });
+    if (roles.includes('indexer')) {
+      const registryAbi = compiled.contracts.NodeRegistry!.abi;
+      const indexer = createIndexer({
+        host: config.host,
+        port: port('indexer'),
+        log,
+        // Local nodes first, then any other host's nodes listed on chain.
+        nodeUrls: async () => [
+          ...storage.map((node) => node.url),
+          ...(await nodesByRole(chain.client, contracts.NodeRegistry!, registryAbi, 'storage-node').catch(() => [])).map((n) => n.url),
+        ],
+      });
+      services.add(indexer);
+      endpoints.push(() => ({ key: 'indexer', role: 'indexer', url: indexer.url }));
+    }
+    await run(services);
+    return endpoints.map((endpoint) => endpoint());
+  }
 
   return {
     get chain() {
@@ -86,58 +154,46 @@ export function createNode(options: CreateNodeOptions): LevityNode {
     },
 
     async start() {
-      const compiled: Promise<CompiledContracts> = compileContracts({
+      started = [];
+      const compiling = compileContracts({
         sourcesDir: CONTRACTS_DIR,
         cacheDir: SOLC_CACHE_DIR,
         log: (message) => log.warn({ role: 'chain' }, message),
       });
-      const endpoints: NodeEndpoint[] = [];
-      let chain: ChainConnection;
-      if (embedsChain) {
-        embedded = createEmbeddedChain({
-          dataDir: join(config.dataDir, 'chain'),
-          host: config.host,
-          port: rolePort(config.portBase, ROLE_PORT_OFFSETS.chain),
-          genesis: config.chain,
-          log,
-        });
-        await embedded.start();
-        chain = embeddedConnection(embedded.provider, embedded.url, embedded.genesis.chainId, embedded.accounts);
-        endpoints.push({ key: 'chain', role: 'chain', url: embedded.url });
-      } else {
-        chain = await externalConnection(config.chain.rpc!, config.chain.key as `0x${string}`);
-      }
       try {
+        const chain = await connectChain();
+        const compiled = await compiling;
         const contracts = await ensureDeployed({
           client: chain.client,
           wallet: chain.wallet,
-          compiled: await compiled,
+          compiled,
           plan: CONTRACT_PLAN,
           recordFile: join(config.dataDir, 'deployments.json'),
           known: options.knownContracts,
           log: (fields, message) => log.info({ role: 'chain', ...fields }, message),
         });
-        const registry = contracts.NodeRegistry;
-        if (registry && endpoints.length > 0) {
+        const endpoints: NodeEndpoint[] = embedded ? [{ key: 'chain', role: 'chain', url: embedded.url }] : [];
+        endpoints.push(...(await startServices(chain, contracts, compiled)));
+        if (endpoints.length > 0) {
           await advertiseNodes({
             client: chain.client,
             wallet: chain.wallet,
-            registry,
-            abi: (await compiled).contracts.NodeRegistry!.abi,
+            registry: contracts.NodeRegistry!,
+            abi: compiled.contracts.NodeRegistry!.abi,
             nodes: endpoints,
             stateFile: join(config.dataDir, 'registry.json'),
           });
         }
         state = { chain, contracts, endpoints };
       } catch (error) {
-        await embedded?.stop();
+        await stopAll().catch((err: unknown) => log.warn({ err }, 'cleanup after a failed start failed'));
         throw error;
       }
     },
 
     async stop() {
       state = undefined;
-      await embedded?.stop();
+      await stopAll();
     },
   };
 }

@@ -146,8 +146,8 @@ describe('loadConfig', () => {
     configError(() => loadConfig({ cwd: workspace({ chain: { rpcUrl: 'http://x' } }), env: {} }), [
       'config: chain.rpcUrl (from levity.config.json): unknown key',
     ]);
-    configError(() => loadConfig({ cwd: workspace({ storage: { nodes: 2 } }), env: {} }), [
-      'storage (from levity.config.json): unknown key',
+    configError(() => loadConfig({ cwd: workspace({ gossip: { peers: 2 } }), env: {} }), [
+      'gossip (from levity.config.json): unknown key',
     ]);
     configError(() => loadConfig({ cwd: workspace('{"__proto__": {"portBase": 1}}'), env: {} }), ['__proto__']);
     const flags = { verbose: true } as DeepPartial<LevityConfig>;

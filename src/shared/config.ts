@@ -26,6 +26,12 @@ export const configSchema = z.strictObject({
     accounts: z.int().min(1).max(100),
     balanceEth: z.int().positive(),
   }),
+  storage: z.strictObject({
+    /** Storage nodes `levity up` runs; each keeps a full copy (unsharded). */
+    nodes: z.int().min(0).max(9),
+    /** How often a node polls the chain for Flow submissions. */
+    syncPollMs: z.int().min(10).max(60_000),
+  }),
 });
 
 export type LevityConfig = z.infer<typeof configSchema>;
@@ -44,6 +50,7 @@ export const defaultConfig: LevityConfig = {
     accounts: 10,
     balanceEth: 10000,
   },
+  storage: { nodes: 2, syncPollMs: 100 },
 };
 
 export type LoadConfigOptions = {

@@ -1,0 +1,28 @@
+import { LevityError } from '../protocol/errors.ts';
+
+/**
+ * Errors in the shapes 0G's node (jsonrpsee) answers with; clients match on their text.
+ * Invalid params: code -32602, message "Invalid params: <param>", data the reason.
+ */
+export type ZgsRpcError = { code: number; message: string; data?: unknown };
+
+export function invalidParams(param: string, reason: string): LevityError {
+  return new LevityError('STORAGE_INVALID_PARAMS', reason, { meta: { rpc: { code: -32602, message: `Invalid params: ${param}`, data: reason } } });
+}
+
+export function internalError(reason: string): LevityError {
+  return new LevityError('STORAGE_INTERNAL', reason, { meta: { rpc: { code: -32603, message: 'Internal error', data: reason } } });
+}
+
+/** The JSON-RPC error object for anything a zgs method threw. */
+export function toZgsRpcError(error: unknown): ZgsRpcError {
+  if (error instanceof LevityError) {
+    const rpc = error.meta.rpc as ZgsRpcError | undefined;
+    if (rpc) return rpc;
+    const param = error.meta.param;
+    if (typeof param === 'string') return { code: -32602, message: `Invalid params: ${param}`, data: error.shortMessage };
+    if (error.name === 'InvalidInputError') return { code: -32602, message: 'Invalid params', data: error.shortMessage };
+    return { code: -32603, message: 'Internal error', data: error.shortMessage };
+  }
+  return { code: -32603, message: 'Internal error', data: error instanceof Error ? error.message : String(error) };
+}

@@ -1,0 +1,130 @@
+import { join } from 'node:path';
+import { bodyLimit } from 'hono/body-limit';
+import type { Address, Hex, PublicClient } from 'viem';
+import { LevityError } from '../protocol/errors.ts';
+import { loadKeccak } from '../protocol/storage/index.ts';
+import { createRoleApp, listen } from '../shared/http.ts';
+import type { RunningHttpServer } from '../shared/http.ts';
+import { errorResponse, handleBody, RPC_INVALID_REQUEST } from '../shared/json-rpc.ts';
+import type { RpcHandler } from '../shared/json-rpc.ts';
+import type { Startable } from '../shared/lifecycle.ts';
+import type { Logger } from '../shared/log.ts';
+import { fsSegmentStore } from './fs-segment-store.ts';
+import { createLogSync } from './log-sync.ts';
+import { toZgsRpcError } from './rpc-errors.ts';
+import { createStorageService } from './storage-service.ts';
+import type { ShardConfig } from './storage-service.ts';
+import { sqliteTxStore } from './tx-store.ts';
+import { zgsMethods } from './zgs-rpc.ts';
+
+/** 0G's node accepts bodies up to 100 MiB (a batch of segments). */
+const MAX_BODY_BYTES = 100 * 1024 * 1024;
+const ZERO_HASH: Hex = `0x${'0'.repeat(64)}`;
+
+export type StorageNodeOptions = {
+  dataDir: string;
+  host: string;
+  port: number;
+  shard: ShardConfig;
+  client: PublicClient;
+  flow: Address;
+  log: Logger;
+  syncPollMs?: number;
+};
+
+export type StorageNode = Startable & { readonly url: string };
+
+/** Serves a method table as JSON-RPC, turning thrown errors into 0G-shaped error objects. */
+export function methodHandler(methods: Record<string, (params: unknown[]) => unknown>): RpcHandler {
+  return {
+    async request({ method, params }) {
+      const run = Object.hasOwn(methods, method) ? methods[method] : undefined;
+      if (!run) throw { code: -32601, message: 'Method not found' };
+      try {
+        return await run(Array.isArray(params) ? params : params === undefined ? [] : [params]);
+      } catch (error) {
+        throw toZgsRpcError(error);
+      }
+    },
+  };
+}
+
+/**
+ * A storage node: follows Flow submissions, accepts verified segments over `zgs_*`
+ * JSON-RPC, and keeps bytes on disk (metadata in SQLite) so kill -9 loses nothing.
+ */
+export function createStorageNode(options: StorageNodeOptions): StorageNode {
+  const log = options.log.child({ role: 'storage-node', shard: `${options.shard.shardId}/${options.shard.numShard}` });
+  let running: { http: RunningHttpServer; stop: () => Promise<void> } | undefined;
+
+  return {
+    get url() {
+      if (!running) throw new LevityError('STORAGE_NOT_STARTED', 'the storage node is not running');
+      return running.http.url;
+    },
+
+    async start() {
+      const keccak = await loadKeccak();
+      const store = sqliteTxStore(join(options.dataDir, 'meta.sqlite'));
+      const segments = fsSegmentStore({ dir: join(options.dataDir, 'segments') });
+      const service = createStorageService({ store, segments, keccak, shard: options.shard });
+      const sync = createLogSync({
+        client: options.client,
+        flow: options.flow,
+        store,
+        keccak,
+        log,
+        pollMs: options.syncPollMs,
+        // A node that owns no segment of a file has it all: final at once (§5.9).
+        onTx: (tx) => void service.finalizeIfComplete(tx).catch((err: unknown) => log.warn({ err }, 'finalize failed')),
+      });
+      const chainId = await options.client.getChainId();
+      const status = async () => {
+        const height = store.syncedBlock() ?? 0;
+        const block = await options.client.getBlock({ blockNumber: BigInt(height) }).catch(() => undefined);
+        return {
+          connectedPeers: 0,
+          logSyncHeight: height,
+          logSyncBlock: block?.hash ?? ZERO_HASH,
+          nextTxSeq: store.nextSeq(),
+          networkIdentity: { chainId, flowAddress: options.flow, p2pProtocolVersion: { major: 0, minor: 4, build: 0 } },
+        };
+      };
+      const handler = methodHandler(zgsMethods({ service, status }));
+      const { app } = createRoleApp({
+        role: 'storage-node',
+        log,
+        health: () => ({ shard: options.shard, logSyncHeight: store.syncedBlock() ?? 0, nextTxSeq: store.nextSeq() }),
+      });
+      app.post(
+        '/',
+        bodyLimit({
+          maxSize: MAX_BODY_BYTES,
+          onError: (c) => c.json(errorResponse(null, RPC_INVALID_REQUEST, `request body over ${MAX_BODY_BYTES} bytes`), 413),
+        }),
+        async (c) => {
+          const answer = await handleBody(handler, await c.req.text());
+          return answer === undefined ? c.body(null, 204) : c.json(answer);
+        },
+      );
+      await sync.start();
+      const http = await listen(app, options.host, options.port);
+      running = {
+        http,
+        stop: async () => {
+          await http.close();
+          await sync.stop();
+          await segments.close();
+          store.close();
+        },
+      };
+      log.info({ url: http.url, synced: store.syncedBlock() }, 'storage node ready');
+    },
+
+    async stop() {
+      const current = running;
+      running = undefined;
+      await current?.stop();
+    },
+  };
+}

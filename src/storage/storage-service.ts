@@ -1,0 +1,176 @@
+import type { Hex } from 'viem';
+import {
+  CHUNKS_PER_SEGMENT,
+  chunkCount,
+  segmentCount,
+  verifySegment,
+  zeroTable,
+} from '../protocol/storage/index.ts';
+import type { Keccak, SegmentProof } from '../protocol/storage/index.ts';
+import type { SegmentStore } from './fs-segment-store.ts';
+import { internalError, invalidParams } from './rpc-errors.ts';
+import type { StoredTx, TxStore } from './tx-store.ts';
+
+export type ShardConfig = { shardId: number; numShard: number };
+
+/** A segment as clients upload it (`SegmentWithProof`), with data already base64-decoded. */
+export type SegmentUpload = { root: Hex; data: Uint8Array; index: number; proof: SegmentProof; fileSize: number };
+
+export type FileInfo = {
+  tx: {
+    streamIds: string[];
+    data: number[];
+    dataMerkleRoot: Hex;
+    merkleNodes: [number, Hex][];
+    startEntryIndex: number;
+    size: number;
+    seq: number;
+  };
+  finalized: boolean;
+  isCached: boolean;
+  uploadedSegNum: number;
+  pruned: boolean;
+};
+
+export type StorageServiceDeps = {
+  store: TxStore;
+  segments: SegmentStore;
+  keccak: Keccak;
+  shard: ShardConfig;
+};
+
+/** Global segment positions of a tx that this node keeps (§5.8: g % numShard == shardId). */
+export function ownedSegments(tx: Pick<StoredTx, 'size' | 'startEntryIndex'>, shard: ShardConfig): number[] {
+  const first = Math.floor(tx.startEntryIndex / CHUNKS_PER_SEGMENT);
+  const owned: number[] = [];
+  for (let index = 0; index < segmentCount(tx.size); index++) {
+    if (shard.numShard < 2 || (first + index) % shard.numShard === shard.shardId) owned.push(index);
+  }
+  return owned;
+}
+
+export function fileInfo(tx: StoredTx): FileInfo {
+  return {
+    tx: {
+      streamIds: [],
+      data: [],
+      dataMerkleRoot: tx.root,
+      merkleNodes: tx.merkleNodes,
+      startEntryIndex: tx.startEntryIndex,
+      size: tx.size,
+      seq: tx.seq,
+    },
+    finalized: tx.finalized,
+    isCached: false,
+    uploadedSegNum: tx.uploadedSegments,
+    pruned: false,
+  };
+}
+
+/**
+ * The storage node's use-cases: accept verified segments, finalize files, serve them back.
+ * Checks run in the order 0G's node runs them, so clients see the same errors.
+ */
+export function createStorageService(deps: StorageServiceDeps) {
+  const { store, segments, keccak, shard } = deps;
+  const zero = zeroTable(keccak);
+  // Segments being written right now, so a concurrent duplicate is skipped, not written twice.
+  const inFlight = new Set<string>();
+
+  async function finalizeIfComplete(tx: StoredTx): Promise<void> {
+    const owned = ownedSegments(tx, shard);
+    if (!owned.every((index) => store.hasSegment(tx.seq, index))) return;
+    store.finalize(tx.seq);
+    // Later submissions of the same file get the bytes too, and are final at once.
+    for (const twin of store.byRoot(tx.root)) {
+      if (twin.seq === tx.seq || twin.finalized || twin.size !== tx.size) continue;
+      await segments.copy(tx.seq, twin.seq);
+      for (const index of owned) store.addSegment(twin.seq, index, store.segmentProof(tx.seq, index));
+      store.finalize(twin.seq);
+    }
+  }
+
+  async function uploadOne(segment: SegmentUpload, seq: number | undefined): Promise<void> {
+    if (segment.data.length === 0 || segment.data.length % 256 !== 0) throw invalidParams('data', 'invalid data length');
+    const tx = seq === undefined ? store.byRoot(segment.root)[0] : store.bySeq(seq);
+    if (!tx) {
+      throw internalError(
+        seq === undefined
+          ? 'no submission with this root is known yet; submit it to the Flow contract first'
+          : `no submission with tx seq ${seq} is known yet`,
+      );
+    }
+    if (tx.root.toLowerCase() !== segment.root.toLowerCase()) throw internalError('data root and tx seq not match');
+    if (tx.size !== segment.fileSize) throw internalError('segment file size not matched with tx file size');
+    if (tx.finalized) throw invalidParams('root', 'already uploaded and finalized');
+    if (!Number.isInteger(segment.index) || segment.index < 0 || segment.index >= segmentCount(tx.size)) {
+      throw invalidParams('index', 'index out of bound');
+    }
+    if (!ownedSegments(tx, shard).includes(segment.index)) {
+      throw invalidParams('index', `segment ${segment.index} is not in this node's shard ${shard.shardId}/${shard.numShard}`);
+    }
+    verifySegment(keccak, { root: tx.root, data: segment.data, index: segment.index, proof: segment.proof, fileSize: tx.size, zero });
+    const key = `${tx.seq}:${segment.index}`;
+    if (inFlight.has(key)) return; // the same segment is being written by another request
+    if (!store.hasSegment(tx.seq, segment.index)) {
+      inFlight.add(key);
+      try {
+        await segments.write(tx.seq, segment.index, segment.data);
+        store.addSegment(tx.seq, segment.index, segment.proof);
+      } finally {
+        inFlight.delete(key);
+      }
+    }
+    // Also when the segment was already there: a crash may have come before finalizing.
+    await finalizeIfComplete(store.bySeq(tx.seq)!);
+  }
+
+  function findTx(ref: { seq: number } | { root: Hex }): StoredTx | undefined {
+    return 'seq' in ref ? store.bySeq(ref.seq) : store.byRoot(ref.root)[0];
+  }
+
+  return {
+    shard,
+    finalizeIfComplete,
+
+    fileInfo(ref: { seq: number } | { root: Hex }): FileInfo | null {
+      const tx = findTx(ref);
+      return tx ? fileInfo(tx) : null;
+    },
+
+    async upload(batch: readonly SegmentUpload[], seq?: number): Promise<null> {
+      for (const segment of batch) await uploadOne(segment, seq);
+      return null;
+    },
+
+    /** Chunks [start, end) of a file, base64, or null when this node lacks them. */
+    async download(ref: { seq: number } | { root: Hex }, start: number, end: number): Promise<string | null> {
+      const tx = findTx(ref);
+      if (!tx) return null;
+      if (!(Number.isInteger(start) && Number.isInteger(end)) || start < 0 || start >= end) {
+        throw invalidParams('start_index', 'invalid chunk index');
+      }
+      if (end - start > CHUNKS_PER_SEGMENT) throw invalidParams('end_index', 'exceeds maximum chunks 1024');
+      if (end > chunkCount(tx.size)) throw invalidParams('end_index', 'end index is out of bound');
+      const first = Math.floor(start / CHUNKS_PER_SEGMENT);
+      const last = Math.floor((end - 1) / CHUNKS_PER_SEGMENT);
+      for (let index = first; index <= last; index++) if (!store.hasSegment(tx.seq, index)) return null;
+      return Buffer.from(await segments.readChunks(tx.seq, tx.size, start, end)).toString('base64');
+    },
+
+    async downloadWithProof(ref: { seq: number } | { root: Hex }, index: number) {
+      const tx = findTx(ref);
+      if (!tx || !store.hasSegment(tx.seq, index)) return null;
+      const data = await segments.readSegment(tx.seq, tx.size, index);
+      return {
+        root: tx.root,
+        data: Buffer.from(data).toString('base64'),
+        index,
+        proof: store.segmentProof(tx.seq, index),
+        fileSize: tx.size,
+      };
+    },
+  };
+}
+
+export type StorageService = ReturnType<typeof createStorageService>;
