@@ -8,19 +8,29 @@ import { acquireDirLock } from '../shared/dir-lock.ts';
 import { addNodeFlags, cliLogger, configFromFlags, printJson } from './common.ts';
 import type { NodeFlags } from './common.ts';
 import { runUntilSignal } from './run-until-signal.ts';
+import { readManifest } from '../sdk/index.ts';
+import type { Address } from 'viem';
 
 export function registerNode(program: Command): void {
   addNodeFlags(program.command('node'))
     .description('run one role as its own node (for multi-host deployments)')
     .addOption(new Option('--role <role>', `role to run: ${ROLE_NAMES.join(', ')}`).makeOptionMandatory())
+    .option('--devnet <dir>', "join this devnet: its chain, contracts and NodeRegistry (key: --chain-key, else its last dev account)")
     .option('--json', 'print the node endpoints as JSON once ready')
-    .action(async (flags: NodeFlags & { role: string; json?: boolean }) => {
+    .action(async (flags: NodeFlags & { role: string; devnet?: string; json?: boolean }) => {
       const role = parseRole(flags.role);
-      const { config, warnings } = configFromFlags(flags);
+      const joined = flags.devnet ? await readManifest({ devnet: flags.devnet }) : undefined;
+      if (joined) {
+        flags.chainRpc ??= joined.chain.rpc;
+        flags.chainKey ??= joined.chain.accounts.at(-1)?.privateKey;
+      }
+      const { config: loaded, warnings } = configFromFlags(flags);
+      // One node of the role: `levity node` is the unit a host runs.
+      const config = { ...loaded, storage: { ...loaded.storage, nodes: 1 } };
       const log = cliLogger(config);
       for (const warning of warnings) log.warn(warning);
       const lock = await acquireDirLock(config.dataDir);
-      const node = createNode({ roles: [role], config, log });
+      const node = createNode({ roles: [role], config, log, knownContracts: joined?.chain.contracts as Record<string, Address> | undefined });
       const service = {
         start: () => node.start(),
         stop: () => node.stop().finally(() => lock.release()),

@@ -38,9 +38,15 @@ export type RunningDevnet = {
  * Starts `levity up` as a real child process on OS-assigned ports and waits until it
  * prints that it is up; the manifest it wrote is read back.
  */
-export async function startDevnet(dataDir: string, extraArgs: string[] = [], timeoutMs = 60_000): Promise<RunningDevnet> {
+export async function startDevnet(
+  dataDir: string,
+  extraArgs: string[] = [],
+  timeoutMs = 60_000,
+  env: Record<string, string> = {},
+): Promise<RunningDevnet> {
   const child = spawn(process.execPath, [CLI, 'up', '--data-dir', dataDir, '--port-base', '0', '--log-level', 'warn', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let stdout = '';
   let stderr = '';
@@ -76,6 +82,49 @@ export async function startDevnet(dataDir: string, extraArgs: string[] = [], tim
       if (child.exitCode === null) child.kill('SIGTERM');
       const code = await exited;
       return { code, ms: Date.now() - started };
+    },
+  };
+}
+
+export type RunningNode = {
+  endpoints: { key: string; role: string; url: string }[];
+  contracts: Record<string, string>;
+  child: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+};
+
+/** Starts `levity node ...args --json` and waits for the endpoints it prints once ready. */
+export async function startNode(args: string[], timeoutMs = 60_000): Promise<RunningNode> {
+  const child = spawn(process.execPath, [CLI, 'node', ...args, '--json', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const ready = await new Promise<Pick<RunningNode, 'endpoints' | 'contracts'>>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`levity node did not come up in ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk;
+      try {
+        resolve(JSON.parse(stdout));
+        clearTimeout(timer);
+      } catch {
+        // not all of it yet
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`levity node exited with ${code} before it was up\n${stderr}`));
+    });
+  });
+  return {
+    ...ready,
+    child,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
     },
   };
 }

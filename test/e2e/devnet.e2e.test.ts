@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,7 +9,7 @@ import { privateKeyToAccount } from 'viem/accounts';
 import { compileContracts, levityChain } from '../../src/chain/index.ts';
 import type { ContractArtifact } from '../../src/chain/index.ts';
 import { CONTRACTS_DIR, SOLC_CACHE_DIR } from '../../src/node/create-node.ts';
-import { CLI, runCli, startDevnet } from './devnet-process.ts';
+import { runCli, startDevnet, startNode } from './devnet-process.ts';
 import type { RunningDevnet } from './devnet-process.ts';
 
 type Node = { id: bigint; operator: Address; active: boolean; role: string; url: string };
@@ -170,29 +169,14 @@ describe('levity CLI usage', () => {
 describe('levity node --role chain', () => {
   it('runs the chain as a node of its own and stops on SIGTERM', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'levity-node-'));
-    const child = spawn(process.execPath, [CLI, 'node', '--role', 'chain', '--data-dir', dir, '--port-base', '0', '--json', '--log-level', 'warn'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const node = await startNode(['--role', 'chain', '--data-dir', dir, '--port-base', '0']);
     try {
-      let out = '';
-      const ready = await new Promise<{ endpoints: { role: string; url: string }[]; contracts: Record<string, string> }>((resolve, reject) => {
-        child.stdout.on('data', (chunk: Buffer) => {
-          out += chunk;
-          try {
-            resolve(JSON.parse(out));
-          } catch {
-            // not all of it yet
-          }
-        });
-        child.on('exit', (code) => reject(new Error(`levity node exited with ${code}`)));
-      });
-      assert.equal(ready.endpoints[0]!.role, 'chain');
-      assert.match(ready.contracts.NodeRegistry!, /^0x/);
-      const client = createPublicClient({ transport: http(ready.endpoints[0]!.url) });
+      assert.equal(node.endpoints[0]!.role, 'chain');
+      assert.match(node.contracts.NodeRegistry!, /^0x/);
+      const client = createPublicClient({ transport: http(node.endpoints[0]!.url) });
       assert.equal(await client.getChainId(), 31337);
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
+      assert.equal(await node.stop(), 0);
       await rm(dir, { recursive: true, force: true });
     }
   });
