@@ -3,17 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPublicClient, createWalletClient, http } from 'viem';
 import type { Hex } from 'viem';
-import { privateKeyToAccount } from 'viem/accounts';
-import { levityChain } from '../../src/chain/index.ts';
-import { fileTree, loadKeccak, SEGMENT_SIZE, segmentProof } from '../../src/protocol/storage/index.ts';
+import { SEGMENT_SIZE } from '../../src/protocol/storage/index.ts';
 import type { FileTree } from '../../src/protocol/storage/index.ts';
-import { flowAbi, marketAbi } from '../../src/protocol/storage-flow-abi.ts';
+import { eventually, prepareFile, submitFile } from './storage-helpers.ts';
+import type { RpcAnswer, WireSegment } from './storage-helpers.ts';
 import { startDevnet } from './devnet-process.ts';
 import type { RunningDevnet } from './devnet-process.ts';
-
-type RpcAnswer = { status: number; body: { result?: unknown; error?: { code: number; message: string; data?: unknown } } };
 
 describe('storage node: bad input gets a JSON-RPC error and stores nothing', () => {
   let dir: string;
@@ -22,7 +18,7 @@ describe('storage node: bad input gets a JSON-RPC error and stores nothing', () 
   let tree: FileTree;
   let bytes: Buffer;
   let seq: number;
-  let segment: (index: number) => { root: Hex; data: string; index: number; proof: { lemma: Hex[]; path: boolean[] }; fileSize: number };
+  let segment: (index: number) => WireSegment;
 
   const rpc = async (body: string): Promise<RpcAnswer> => {
     const response = await fetch(node, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
@@ -34,38 +30,10 @@ describe('storage node: bad input gets a JSON-RPC error and stores nothing', () 
     dir = await mkdtemp(join(tmpdir(), 'levity-storage-bad-'));
     devnet = await startDevnet(dir);
     node = devnet.manifest.storage!.nodes[0]!;
-    const keccak = await loadKeccak();
     bytes = Buffer.alloc(SEGMENT_SIZE + 1000, 7);
-    tree = fileTree(keccak, bytes);
-    segment = (index) => {
-      const data = bytes.subarray(index * SEGMENT_SIZE, Math.min(bytes.length, (index + 1) * SEGMENT_SIZE));
-      const padded = Buffer.concat([data, Buffer.alloc((256 - (data.length % 256)) % 256)]);
-      return { root: tree.rootHex, data: padded.toString('base64'), index, proof: segmentProof(keccak, tree.segmentRoots, index), fileSize: bytes.length };
-    };
-
-    const { chain, contracts } = { chain: devnet.manifest.chain, contracts: devnet.manifest.chain.contracts };
-    const viemChain = levityChain(chain.chainId, chain.rpc);
-    const client = createPublicClient({ chain: viemChain, transport: http(), pollingInterval: 50 });
-    const account = privateKeyToAccount(chain.accounts[4]!.privateKey as Hex);
-    const wallet = createWalletClient({ chain: viemChain, transport: http(), account });
-    const price = await client.readContract({ address: contracts.Market as Hex, abi: marketAbi, functionName: 'pricePerSector' });
-    const sectors = tree.submission.nodes.reduce((sum, n) => sum + 2n ** BigInt(n.height), 0n);
-    const hash = await wallet.writeContract({
-      address: contracts.Flow as Hex,
-      abi: flowAbi,
-      functionName: 'submit',
-      args: [{ data: { length: BigInt(bytes.length), tags: '0x', nodes: tree.submission.nodes.map((n) => ({ root: n.root, height: BigInt(n.height) })) }, submitter: account.address }],
-      value: sectors * price,
-    });
-    await client.waitForTransactionReceipt({ hash });
-    for (;;) {
-      const info = (await call('zgs_getFileInfo', [tree.rootHex, true])).body.result as { tx: { seq: number } } | null;
-      if (info) {
-        seq = info.tx.seq;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    ({ tree, segment } = await prepareFile(bytes));
+    await submitFile(devnet.manifest, tree, 4);
+    seq = await eventually(async () => ((await call('zgs_getFileInfo', [tree.rootHex, true])).body.result as { tx: { seq: number } } | null)?.tx.seq);
   });
   after(async () => {
     await devnet?.stop();

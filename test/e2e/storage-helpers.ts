@@ -1,0 +1,68 @@
+import { createPublicClient, createWalletClient, http } from 'viem';
+import type { Hex } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import { levityChain } from '../../src/chain/index.ts';
+import { fileTree, loadKeccak, SEGMENT_SIZE, segmentProver } from '../../src/protocol/storage/index.ts';
+import type { FileTree, SegmentProof } from '../../src/protocol/storage/index.ts';
+import { flowAbi, marketAbi } from '../../src/protocol/storage-flow-abi.ts';
+import type { Manifest } from '../../src/protocol/manifest.ts';
+
+export type WireSegment = { root: Hex; data: string; index: number; proof: SegmentProof; fileSize: number };
+
+/** A file ready to upload by hand over zgs_* JSON-RPC: its tree and its segments as the SDK sends them. */
+export async function prepareFile(bytes: Buffer): Promise<{ tree: FileTree; segment: (index: number) => WireSegment }> {
+  const keccak = await loadKeccak();
+  const tree = fileTree(keccak, bytes);
+  const prove = segmentProver(keccak, tree.segmentRoots);
+  return {
+    tree,
+    segment(index) {
+      const data = bytes.subarray(index * SEGMENT_SIZE, Math.min(bytes.length, (index + 1) * SEGMENT_SIZE));
+      const padded = Buffer.concat([data, Buffer.alloc((256 - (data.length % 256)) % 256)]);
+      return { root: tree.rootHex, data: padded.toString('base64'), index, proof: prove(index), fileSize: bytes.length };
+    },
+  };
+}
+
+/** Pays for and submits a file's tree to the devnet's Flow contract; resolves once mined. */
+export async function submitFile(manifest: Manifest, tree: FileTree, accountIndex: number): Promise<void> {
+  const { chain } = manifest;
+  const viemChain = levityChain(chain.chainId, chain.rpc);
+  const client = createPublicClient({ chain: viemChain, transport: http(), pollingInterval: 50 });
+  const account = privateKeyToAccount(chain.accounts[accountIndex]!.privateKey as Hex);
+  const wallet = createWalletClient({ chain: viemChain, transport: http(), account });
+  const price = await client.readContract({ address: chain.contracts.Market as Hex, abi: marketAbi, functionName: 'pricePerSector' });
+  const sectors = tree.submission.nodes.reduce((sum, n) => sum + 2n ** BigInt(n.height), 0n);
+  const hash = await wallet.writeContract({
+    address: chain.contracts.Flow as Hex,
+    abi: flowAbi,
+    functionName: 'submit',
+    args: [
+      {
+        data: { length: BigInt(tree.size), tags: '0x', nodes: tree.submission.nodes.map((n) => ({ root: n.root, height: BigInt(n.height) })) },
+        submitter: account.address,
+      },
+    ],
+    value: sectors * price,
+  });
+  await client.waitForTransactionReceipt({ hash });
+}
+
+export type RpcAnswer = { status: number; body: { result?: unknown; error?: { code: number; message: string; data?: unknown } } };
+
+/** Raw JSON-RPC, so tests see exactly what a client sees (status, error object). */
+export async function rawRpc(url: string, method: string, params?: unknown[]): Promise<RpcAnswer> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+  return { status: response.status, body: (await response.json()) as RpcAnswer['body'] };
+}
+
+/** Polls until `probe` returns something, for waits with a deadline. */
+export async function eventually<T>(probe: () => Promise<T | null | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== null && value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
