@@ -5,3 +5,27 @@ export { probeEndpoints } from './probe-endpoints.ts';
 export type { EndpointHealth, ProbeEndpointsParameters } from './probe-endpoints.ts';
 export type { Manifest } from '../protocol/manifest.ts';
 export { LevityError } from '../protocol/errors.ts';
+export {
+  uploadFile,
+  defaultUploadFileOptions,
+  downloadFile,
+  defaultDownloadFileOptions,
+  fileInfo,
+  hashFile,
+  StorageClientErrorCode,
+} from './storage/index.ts';
+export type {
+  UploadFileParameters,
+  UploadFileReturnType,
+  UploadPhase,
+  UploadProgress,
+  DownloadFileParameters,
+  DownloadFileReturnType,
+  FileInfoParameters,
+  FileInfoReturnType,
+  FileLocation,
+  HashFileParameters,
+  HashFileReturnType,
+  StorageFileInfo,
+  ShardedNode,
+} from './storage/index.ts';
