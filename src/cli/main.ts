@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE, exitCodeFor } from './common.ts';
 import { registerNode } from './node.ts';
 import { registerStatus } from './status.ts';
+import { registerStorage } from './storage.ts';
 import { registerUp } from './up.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -19,6 +20,7 @@ const program = new Command('levity')
 registerUp(program);
 registerStatus(program);
 registerNode(program);
+registerStorage(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,138 @@
+/**
+ * Storage client throughput against a real devnet (`levity up` as a child process): our
+ * uploadFile and downloadFile on 64 MiB and 256 MiB random files, next to the keccak limit
+ * (what hashing alone allows) and the real 0G SDK on a 64 MiB file. Upload MB/s counts the
+ * whole call: hashing, the submit tx, sending and waiting for the node to finalize.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Indexer, ZgFile } from '@0gfoundation/0g-ts-sdk';
+import { ethers } from 'ethers';
+import type { Hex } from 'viem';
+import { loadKeccak } from '../src/protocol/storage/index.ts';
+import type { Manifest } from '../src/protocol/manifest.ts';
+import { downloadFile, uploadFile } from '../src/sdk/index.ts';
+import { report } from './report.ts';
+
+const MIB = 1024 * 1024;
+const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
+const mbps = (bytes: number, time: number) => bytes / 1e6 / time;
+
+/** keccak256 over 64 MiB in 256-byte chunks, best of 3: the ceiling for anything that hashes. */
+async function keccakLimit(): Promise<number> {
+  const keccak = await loadKeccak();
+  const data = randomBytes(64 * MIB);
+  let best = Infinity;
+  for (let round = 0; round < 4; round++) {
+    const start = process.hrtime.bigint();
+    for (let offset = 0; offset < data.length; offset += 256) keccak.hash(data.subarray(offset, offset + 256));
+    if (round > 0) best = Math.min(best, seconds(start)); // round 0 warms up
+  }
+  return mbps(data.length, best);
+}
+
+async function randomFile(path: string, size: number): Promise<void> {
+  const handle = await open(path, 'w');
+  try {
+    for (let offset = 0; offset < size; offset += 16 * MIB) await handle.write(randomBytes(Math.min(16 * MIB, size - offset)));
+  } finally {
+    await handle.close();
+  }
+}
+
+async function startDevnet(dataDir: string) {
+  const child = spawn(process.execPath, [CLI, 'up', '--data-dir', dataDir, '--port-base', '0', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk;
+      if (out.includes('Press Ctrl-C')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`levity up exited with ${code}`)));
+  });
+  const manifest = JSON.parse(await readFile(join(dataDir, 'manifest.json'), 'utf8')) as Manifest;
+  return {
+    manifest,
+    stop: async () => {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
+/** The 0G SDK narrates every step on console.log. */
+async function quietly<T>(work: () => Promise<T>): Promise<T> {
+  const log = console.log;
+  console.log = () => undefined;
+  try {
+    return await work();
+  } finally {
+    console.log = log;
+  }
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'levity-bench-storage-'));
+let devnet: Awaited<ReturnType<typeof startDevnet>> | undefined;
+try {
+  const limit = await keccakLimit();
+  report({ bench: 'storage', name: 'keccak256 limit, 64 MiB in 256 B chunks', value: limit, unit: 'MB/s', note: 'best of 3, one thread' });
+
+  devnet = await startDevnet(join(dir, 'devnet'));
+  const { chain, storage } = devnet.manifest;
+  const indexer = storage!.indexer;
+
+  for (const size of [64 * MIB, 256 * MIB]) {
+    const label = `${size / MIB} MiB`;
+    const path = join(dir, `ours-${label}`);
+    await randomFile(path, size);
+    let start = process.hrtime.bigint();
+    // Phase boundaries, to tell the client's hashing from the node's accepting of segments.
+    const firstSeen = new Map<string, number>();
+    const uploaded = await uploadFile({
+      path,
+      indexer,
+      rpc: chain.rpc,
+      privateKey: chain.accounts[1]!.privateKey as Hex,
+      onProgress: (p) => {
+        if (!firstSeen.has(p.phase)) firstSeen.set(p.phase, seconds(start));
+        if (p.phase === 'hash' && p.done === p.total) firstSeen.set('hashed', seconds(start));
+      },
+    });
+    const total = seconds(start);
+    const up = mbps(size, total);
+    const hashed = mbps(size, firstSeen.get('hashed')!);
+    const sent = mbps(size, total - firstSeen.get('upload')!);
+    const note = `1 replica; hash pass ${hashed.toFixed(0)} MB/s, send + finalize ${sent.toFixed(0)} MB/s`;
+    report({ bench: 'storage', name: `uploadFile ${label}`, value: up, unit: 'MB/s', note });
+    report({ bench: 'storage', name: `uploadFile ${label} / keccak limit`, value: (100 * up) / limit, unit: '%', target: '≥ 40 %' });
+
+    start = process.hrtime.bigint();
+    await downloadFile({ root: uploaded.root, out: join(dir, `down-${label}`), indexer });
+    report({ bench: 'storage', name: `downloadFile ${label}`, value: mbps(size, seconds(start)), unit: 'MB/s', target: '≥ 300 MB/s', note: 'every segment verified' });
+    await rm(join(dir, `down-${label}`));
+  }
+
+  // A file of its own: the SDK skips files the nodes already hold, which would time nothing.
+  const sdkFile = join(dir, 'sdk-64MiB');
+  await randomFile(sdkFile, 64 * MIB);
+  const signer = new ethers.Wallet(chain.accounts[2]!.privateKey, new ethers.JsonRpcProvider(chain.rpc)) as unknown as Parameters<Indexer['upload']>[2];
+  const sdkIndexer = new Indexer(indexer);
+  let start = process.hrtime.bigint();
+  const file = await ZgFile.fromFilePath(sdkFile);
+  const [result, error] = await quietly(() => sdkIndexer.upload(file, chain.rpc, signer));
+  await file.close();
+  if (error) throw error;
+  report({ bench: 'storage', name: '0G SDK 1.2.8 Indexer.upload 64 MiB', value: mbps(64 * MIB, seconds(start)), unit: 'MB/s', note: 'ZgFile.fromFilePath, ethers 6.13.1' });
+  start = process.hrtime.bigint();
+  const downloadError = await quietly(() => sdkIndexer.download((result as { rootHash: string }).rootHash, join(dir, 'sdk-down'), false));
+  if (downloadError) throw downloadError;
+  report({ bench: 'storage', name: '0G SDK 1.2.8 Indexer.download 64 MiB', value: mbps(64 * MIB, seconds(start)), unit: 'MB/s', note: 'no verification' });
+} finally {
+  await devnet?.stop();
+  await rm(dir, { recursive: true, force: true });
+}
