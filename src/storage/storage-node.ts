@@ -75,8 +75,7 @@ export function createStorageNode(options: StorageNodeOptions): StorageNode {
         keccak,
         log,
         pollMs: options.syncPollMs,
-        // A node that owns no segment of a file has it all: final at once (§5.9).
-        onTx: (tx) => void service.finalizeIfComplete(tx).catch((err: unknown) => log.warn({ err }, 'finalize failed')),
+        onTx: (tx) => void service.adoptTx(tx).catch((err: unknown) => log.warn({ err }, 'finalize failed')),
       });
       const chainId = await options.client.getChainId();
       const status = async () => {

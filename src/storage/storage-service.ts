@@ -49,6 +49,16 @@ export function ownedSegments(tx: Pick<StoredTx, 'size' | 'startEntryIndex'>, sh
   return owned;
 }
 
+/** How many data segments of a tx this node keeps, without listing them. */
+export function ownedSegmentCount(tx: Pick<StoredTx, 'size' | 'startEntryIndex'>, shard: ShardConfig): number {
+  const total = segmentCount(tx.size);
+  if (shard.numShard < 2) return total;
+  const first = Math.floor(tx.startEntryIndex / CHUNKS_PER_SEGMENT);
+  // Positions first..first+total-1 that are ≡ shardId (mod numShard).
+  const offset = (((shard.shardId - first) % shard.numShard) + shard.numShard) % shard.numShard;
+  return offset >= total ? 0 : Math.floor((total - 1 - offset) / shard.numShard) + 1;
+}
+
 export function fileInfo(tx: StoredTx): FileInfo {
   return {
     tx: {
@@ -77,17 +87,23 @@ export function createStorageService(deps: StorageServiceDeps) {
   // Segments being written right now, so a concurrent duplicate is skipped, not written twice.
   const inFlight = new Set<string>();
 
-  async function finalizeIfComplete(tx: StoredTx): Promise<void> {
-    const owned = ownedSegments(tx, shard);
-    if (!owned.every((index) => store.hasSegment(tx.seq, index))) return;
-    store.finalize(tx.seq);
-    // Later submissions of the same file get the bytes too, and are final at once.
-    for (const twin of store.byRoot(tx.root)) {
-      if (twin.seq === tx.seq || twin.finalized || twin.size !== tx.size) continue;
-      await segments.copy(tx.seq, twin.seq);
-      for (const index of owned) store.addSegment(twin.seq, index, store.segmentProof(tx.seq, index));
+  /** Gives every unfinished submission of the same file the bytes of a finished one. */
+  async function copyToTwins(source: StoredTx): Promise<void> {
+    const owned = ownedSegments(source, shard);
+    for (const twin of store.byRoot(source.root)) {
+      if (twin.seq === source.seq || twin.finalized || twin.size !== source.size) continue;
+      await segments.copy(source.seq, twin.seq);
+      for (const index of owned) store.addSegment(twin.seq, index, store.segmentProof(source.seq, index));
       store.finalize(twin.seq);
     }
+  }
+
+  async function finalizeIfComplete(tx: StoredTx): Promise<void> {
+    // Only owned segments are ever accepted, so a full count means a complete file; counting
+    // (not checking each segment) keeps this O(1) per upload instead of O(segments).
+    if (tx.finalized || tx.uploadedSegments < ownedSegmentCount(tx, shard)) return;
+    store.finalize(tx.seq);
+    await copyToTwins(tx);
   }
 
   async function uploadOne(segment: SegmentUpload, seq: number | undefined): Promise<void> {
@@ -125,13 +141,23 @@ export function createStorageService(deps: StorageServiceDeps) {
     await finalizeIfComplete(store.bySeq(tx.seq)!);
   }
 
+  /**
+   * A newly synced submission: final at once when this node owns none of it (§5.9), or when
+   * the same file is already stored here under an earlier submission.
+   */
+  async function adoptTx(tx: StoredTx): Promise<void> {
+    const source = store.byRoot(tx.root).find((other) => other.finalized && other.size === tx.size);
+    if (source) await copyToTwins(source);
+    else await finalizeIfComplete(tx);
+  }
+
   function findTx(ref: { seq: number } | { root: Hex }): StoredTx | undefined {
     return 'seq' in ref ? store.bySeq(ref.seq) : store.byRoot(ref.root)[0];
   }
 
   return {
     shard,
-    finalizeIfComplete,
+    adoptTx,
 
     fileInfo(ref: { seq: number } | { root: Hex }): FileInfo | null {
       const tx = findTx(ref);
