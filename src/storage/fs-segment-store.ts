@@ -10,6 +10,8 @@ import { storageError } from '../protocol/storage/errors.ts';
 export type SegmentStore = {
   /** Writes one segment's bytes and flushes them (fdatasync) before resolving. */
   write(seq: number, index: number, data: Uint8Array): Promise<void>;
+  /** Writes several segments of one file with a single flush: one fdatasync per request, not per segment. */
+  writeMany(seq: number, segments: readonly { index: number; data: Uint8Array }[]): Promise<void>;
   /** Reads chunks [startChunk, endChunk) of a file of `size` bytes; the last chunk is returned zero-padded to 256 B (as 0G's download does). */
   readChunks(seq: number, size: number, startChunk: number, endChunk: number): Promise<Uint8Array>;
   /** Reads one whole data segment as uploaded (the last one cut to its data length, per segmentDataLength). */
@@ -196,27 +198,33 @@ export function fsSegmentStore(options: FsSegmentStoreOptions): SegmentStore {
     }
   };
 
-  return {
-    write(seq, index, data) {
-      return track('write', async () => {
-        assertSeq(seq);
-        if (!Number.isSafeInteger(index) || index < 0) {
-          throw storageError(StorageErrorCode.indexOutOfBound, 'index out of bound', `segment ${index}`, { param: 'index' });
-        }
-        if (data.length === 0 || data.length > SEGMENT_SIZE) {
-          throw storageError(
-            StorageErrorCode.invalidDataLength,
-            'invalid data length',
-            `a segment holds 1..${SEGMENT_SIZE} bytes, got ${data.length}`,
-            { param: 'data' },
-          );
-        }
-        await withFile(seq, true, async (handle) => {
-          await writeAll(handle, data, index * SEGMENT_SIZE);
-          await handle.datasync();
-        });
+  const checkSegment = (index: number, data: Uint8Array): void => {
+    if (!Number.isSafeInteger(index) || index < 0) {
+      throw storageError(StorageErrorCode.indexOutOfBound, 'index out of bound', `segment ${index}`, { param: 'index' });
+    }
+    if (data.length === 0 || data.length > SEGMENT_SIZE) {
+      throw storageError(
+        StorageErrorCode.invalidDataLength,
+        'invalid data length',
+        `a segment holds 1..${SEGMENT_SIZE} bytes, got ${data.length}`,
+        { param: 'data' },
+      );
+    }
+  };
+
+  const writeMany: SegmentStore['writeMany'] = (seq, segments) =>
+    track('write', async () => {
+      assertSeq(seq);
+      for (const { index, data } of segments) checkSegment(index, data);
+      await withFile(seq, true, async (handle) => {
+        await Promise.all(segments.map(({ index, data }) => writeAll(handle, data, index * SEGMENT_SIZE)));
+        await handle.datasync();
       });
-    },
+    });
+
+  return {
+    write: (seq, index, data) => writeMany(seq, [{ index, data }]),
+    writeMany,
 
     readChunks(seq, size, startChunk, endChunk) {
       return track('readChunks', async () => {

@@ -49,6 +49,10 @@ export function ownedSegments(tx: Pick<StoredTx, 'size' | 'startEntryIndex'>, sh
   return owned;
 }
 
+export function ownsSegment(tx: Pick<StoredTx, 'startEntryIndex'>, shard: ShardConfig, index: number): boolean {
+  return shard.numShard < 2 || (Math.floor(tx.startEntryIndex / CHUNKS_PER_SEGMENT) + index) % shard.numShard === shard.shardId;
+}
+
 /** How many data segments of a tx this node keeps, without listing them. */
 export function ownedSegmentCount(tx: Pick<StoredTx, 'size' | 'startEntryIndex'>, shard: ShardConfig): number {
   const total = segmentCount(tx.size);
@@ -106,7 +110,8 @@ export function createStorageService(deps: StorageServiceDeps) {
     await copyToTwins(tx);
   }
 
-  async function uploadOne(segment: SegmentUpload, seq: number | undefined): Promise<void> {
+  /** Runs the node's checks on one segment, in 0G's order; returns the tx it belongs to. */
+  function checkSegment(segment: SegmentUpload, seq: number | undefined): StoredTx {
     if (segment.data.length === 0 || segment.data.length % 256 !== 0) throw invalidParams('data', 'invalid data length');
     const tx = seq === undefined ? store.byRoot(segment.root)[0] : store.bySeq(seq);
     if (!tx) {
@@ -122,24 +127,44 @@ export function createStorageService(deps: StorageServiceDeps) {
     if (!Number.isInteger(segment.index) || segment.index < 0 || segment.index >= segmentCount(tx.size)) {
       throw invalidParams('index', 'index out of bound');
     }
-    if (!ownedSegments(tx, shard).includes(segment.index)) {
+    if (!ownsSegment(tx, shard, segment.index)) {
       throw invalidParams('index', `segment ${segment.index} is not in this node's shard ${shard.shardId}/${shard.numShard}`);
     }
     verifySegment(keccak, { root: tx.root, data: segment.data, index: segment.index, proof: segment.proof, fileSize: tx.size, zero });
-    const key = `${tx.seq}:${segment.index}`;
-    if (inFlight.has(key)) return; // the same segment is being written by another request
-    if (!store.hasSegment(tx.seq, segment.index)) {
-      inFlight.add(key);
-      try {
-        await segments.write(tx.seq, segment.index, segment.data);
-        store.addSegment(tx.seq, segment.index, segment.proof);
-      } finally {
-        inFlight.delete(key);
+    return tx;
+  }
+
+  /**
+   * Stores a batch after every segment in it passed its checks, so a bad segment stores
+   * nothing. Each file's new segments cost one flush and one commit for the whole batch.
+   */
+  async function uploadBatch(batch: readonly SegmentUpload[], seq: number | undefined): Promise<void> {
+    const byTx = new Map<number, { tx: StoredTx; fresh: SegmentUpload[] }>();
+    for (const segment of batch) {
+      const tx = checkSegment(segment, seq);
+      const group = byTx.get(tx.seq) ?? { tx, fresh: [] };
+      byTx.set(tx.seq, group);
+      const key = `${tx.seq}:${segment.index}`;
+      // Skip what is stored, being stored by another request, or repeated in this batch.
+      if (!inFlight.has(key) && !store.hasSegment(tx.seq, segment.index)) {
+        inFlight.add(key);
+        group.fresh.push(segment);
       }
     }
-    // Also when the segment was already there: a crash may have come before finalizing.
-    await finalizeIfComplete(store.bySeq(tx.seq)!);
+    for (const { tx, fresh } of byTx.values()) {
+      try {
+        if (fresh.length > 0) {
+          await segments.writeMany(tx.seq, fresh);
+          store.addSegments(tx.seq, fresh);
+        }
+      } finally {
+        for (const segment of fresh) inFlight.delete(`${tx.seq}:${segment.index}`);
+      }
+      // Also when nothing was new: a crash may have come between storing and finalizing.
+      await finalizeIfComplete(store.bySeq(tx.seq)!);
+    }
   }
+
 
   /**
    * A newly synced submission: final at once when this node owns none of it (§5.9), or when
@@ -165,7 +190,7 @@ export function createStorageService(deps: StorageServiceDeps) {
     },
 
     async upload(batch: readonly SegmentUpload[], seq?: number): Promise<null> {
-      for (const segment of batch) await uploadOne(segment, seq);
+      await uploadBatch(batch, seq);
       return null;
     },
 

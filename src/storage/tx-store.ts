@@ -119,8 +119,12 @@ export function sqliteTxStore(path: string) {
      * which later answers downloads with proof; returns how many segments the tx has.
      */
     addSegment(seq: number, index: number, proof: SegmentProof): number {
+      return this.addSegments(seq, [{ index, proof }]);
+    },
+    /** Several segments of one tx in one transaction (one commit per request, not per segment). */
+    addSegments(seq: number, entries: readonly { index: number; proof: SegmentProof }[]): number {
       return transaction(() => {
-        addSegment.run(seq, index, JSON.stringify(proof));
+        for (const { index, proof } of entries) addSegment.run(seq, index, JSON.stringify(proof));
         const { n } = countSegments.get(seq) as { n: number };
         setUploaded.run(n, seq);
         return n;
