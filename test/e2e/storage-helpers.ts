@@ -66,3 +66,14 @@ export async function eventually<T>(probe: () => Promise<T | null | undefined>, 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** The 0G SDKs narrate every step on console.log; keep test output readable. */
+export async function quietly<T>(work: () => Promise<T>): Promise<T> {
+  const log = console.log;
+  console.log = () => undefined;
+  try {
+    return await work();
+  } finally {
+    console.log = log;
+  }
+}

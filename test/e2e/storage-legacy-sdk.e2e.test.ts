@@ -8,18 +8,9 @@ import { ethers } from 'ethers';
 import { fileTree, loadKeccak } from '../../src/protocol/storage/index.ts';
 import { startDevnet } from './devnet-process.ts';
 import type { RunningDevnet } from './devnet-process.ts';
+import { quietly } from './storage-helpers.ts';
 
 type SdkSigner = Parameters<Indexer['upload']>[2];
-
-async function quietly<T>(work: () => Promise<T>): Promise<T> {
-  const log = console.log;
-  console.log = () => undefined;
-  try {
-    return await work();
-  } finally {
-    console.log = log;
-  }
-}
 
 /** The older SDK uses 0G's legacy submit(SubmissionData) ABI, which Flow keeps accepting. */
 describe('storage with the legacy @0glabs/0g-ts-sdk 0.3.3', () => {

@@ -9,18 +9,9 @@ import { ethers } from 'ethers';
 import { jsonRpcClient } from '../../src/storage/client.ts';
 import { startDevnet, startNode } from './devnet-process.ts';
 import type { RunningDevnet, RunningNode } from './devnet-process.ts';
+import { quietly } from './storage-helpers.ts';
 
 type SdkSigner = Parameters<Indexer['upload']>[2];
-
-async function quietly<T>(work: () => Promise<T>): Promise<T> {
-  const log = console.log;
-  console.log = () => undefined;
-  try {
-    return await work();
-  } finally {
-    console.log = log;
-  }
-}
 
 describe('storage replication: two replicas, one node down', () => {
   let dir: string;

@@ -10,23 +10,13 @@ import { fileTree, loadKeccak } from '../../src/protocol/storage/index.ts';
 import { flowAbi } from '../../src/protocol/storage-flow-abi.ts';
 import { startDevnet } from './devnet-process.ts';
 import type { RunningDevnet } from './devnet-process.ts';
+import { quietly } from './storage-helpers.ts';
 
 type SdkSigner = Parameters<Indexer['upload']>[2];
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const SIZES = [1, 256, 257, 256 * KiB, 256 * KiB + 1, 5 * MiB + 1];
-
-/** The SDK narrates every step on console.log; keep test output readable. */
-async function quietly<T>(work: () => Promise<T>): Promise<T> {
-  const log = console.log;
-  console.log = () => undefined;
-  try {
-    return await work();
-  } finally {
-    console.log = log;
-  }
-}
 
 function pattern(size: number): Buffer {
   const bytes = Buffer.alloc(size);
