@@ -2,7 +2,6 @@
  * The embedded chain: what the write journal costs, how fast clients can drive the chain over
  * HTTP, how long a restart takes to replay history, and how soon `levity up` is ready.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { createEmbeddedChain, levityChain } from '../src/chain/index.ts';
 import { createLogger } from '../src/shared/log.ts';
+import { startDevnet } from '../test/e2e/devnet-process.ts';
 import { report } from './report.ts';
 
 const TXS = 1000;
@@ -56,18 +56,9 @@ try {
 const upDir = await mkdtemp(join(tmpdir(), 'levity-bench-up-'));
 try {
   const start = process.hrtime.bigint();
-  const child = spawn(process.execPath, ['src/cli/main.ts', 'up', '--data-dir', upDir, '--port-base', '0', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk;
-      if (out.includes('Press Ctrl-C')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`levity up exited with ${code}`)));
-  });
+  const devnet = await startDevnet(upDir);
   report({ bench: 'chain', name: 'levity up to ready (fresh data dir)', value: seconds(start) * 1000, unit: 'ms', target: '≤ 20000 ms' });
-  child.kill('SIGTERM');
-  await new Promise((resolve) => child.once('exit', resolve));
+  await devnet.stop();
 } finally {
   await rm(upDir, { recursive: true, force: true });
 }

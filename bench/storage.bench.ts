@@ -4,22 +4,20 @@
  * (what hashing alone allows) and the real 0G SDK on a 64 MiB file. Upload MB/s counts the
  * whole call: hashing, the submit tx, sending and waiting for the node to finalize.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Indexer, ZgFile } from '@0gfoundation/0g-ts-sdk';
 import { ethers } from 'ethers';
 import type { Hex } from 'viem';
 import { loadKeccak } from '../src/protocol/storage/index.ts';
-import type { Manifest } from '../src/protocol/manifest.ts';
 import { downloadFile, uploadFile } from '../src/sdk/index.ts';
 import { report } from './report.ts';
+import { startDevnet } from '../test/e2e/devnet-process.ts';
+import { quietly } from '../test/e2e/storage-helpers.ts';
 
 const MIB = 1024 * 1024;
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
 const mbps = (bytes: number, time: number) => bytes / 1e6 / time;
 
@@ -42,37 +40,6 @@ async function randomFile(path: string, size: number): Promise<void> {
     for (let offset = 0; offset < size; offset += 16 * MIB) await handle.write(randomBytes(Math.min(16 * MIB, size - offset)));
   } finally {
     await handle.close();
-  }
-}
-
-async function startDevnet(dataDir: string) {
-  const child = spawn(process.execPath, [CLI, 'up', '--data-dir', dataDir, '--port-base', '0', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk;
-      if (out.includes('Press Ctrl-C')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`levity up exited with ${code}`)));
-  });
-  const manifest = JSON.parse(await readFile(join(dataDir, 'manifest.json'), 'utf8')) as Manifest;
-  return {
-    manifest,
-    stop: async () => {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
-    },
-  };
-}
-
-/** The 0G SDK narrates every step on console.log. */
-async function quietly<T>(work: () => Promise<T>): Promise<T> {
-  const log = console.log;
-  console.log = () => undefined;
-  try {
-    return await work();
-  } finally {
-    console.log = log;
   }
 }
 

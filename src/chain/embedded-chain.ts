@@ -13,7 +13,7 @@ import { devAccounts, loadOrCreateGenesis } from './genesis.ts';
 import type { DevAccount, Genesis, GenesisOptions } from './genesis.ts';
 import { openJournal } from './journal.ts';
 import type { Journal } from './journal.ts';
-import { jsonRpcWebSocket, mountJsonRpc } from './rpc-server.ts';
+import { jsonRpcWebSocket, mountChainRpc } from './rpc-server.ts';
 
 export type EmbeddedChainOptions = {
   /** The chain role's own data dir (genesis + journal). */
@@ -115,7 +115,7 @@ export function createEmbeddedChain(options: EmbeddedChainOptions): EmbeddedChai
           this.set(provider.writes());
         },
       });
-      mountJsonRpc(app, provider, metrics);
+      mountChainRpc(app, provider, metrics);
       const http = await listen(app, options.host, options.port);
       const ws = jsonRpcWebSocket(provider, evm.provider, log);
       http.server.on('upgrade', (request, socket, head) => ws.handleUpgrade(request, socket, head));

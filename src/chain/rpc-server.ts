@@ -1,42 +1,34 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { bodyLimit } from 'hono/body-limit';
 import type { Hono } from 'hono';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../shared/log.ts';
-import { handleBody, errorResponse, RPC_INVALID_REQUEST } from '../shared/json-rpc.ts';
+import { handleBody } from '../shared/json-rpc.ts';
+import { mountJsonRpc } from '../shared/json-rpc-route.ts';
 import type { CallHook, JsonRpcResponse } from '../shared/json-rpc.ts';
 import type { Eip1193Provider, SubscribableProvider, SubscriptionMessage } from './eip1193.ts';
 
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 /** Adds `POST /` JSON-RPC to a role app. HTTP has no push channel, so no subscriptions here. */
-export function mountJsonRpc(app: Hono, provider: Eip1193Provider, metrics: Registry): void {
+export function mountChainRpc(app: Hono, provider: Eip1193Provider, metrics: Registry): void {
   const requests = new Counter({
     name: 'levity_chain_rpc_bodies_total',
     help: 'JSON-RPC request bodies answered, by transport',
     labelNames: ['transport'],
     registers: [metrics],
   });
-  const refuseSubscriptions: CallHook = (request) =>
-    request.method === 'eth_subscribe'
-      ? Promise.reject({ code: -32601, message: 'eth_subscribe needs a WebSocket connection' })
-      : undefined;
-  app.post(
-    '/',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json(errorResponse(null, RPC_INVALID_REQUEST, `request body over ${MAX_BODY_BYTES} bytes`), 413),
-    }),
-    async (c) => {
-      requests.inc({ transport: 'http' });
-      const answer = await handleBody(provider, await c.req.text(), refuseSubscriptions);
-      return answer === undefined ? c.body(null, 204) : c.json(answer);
-    },
-  );
+  mountJsonRpc(app, provider, {
+    maxBodyBytes: MAX_BODY_BYTES,
+    onBody: () => requests.inc({ transport: 'http' }),
+    hook: (request) =>
+      request.method === 'eth_subscribe'
+        ? Promise.reject({ code: -32601, message: 'eth_subscribe needs a WebSocket connection' })
+        : undefined,
+  });
 }
 
 /**

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { LevityError } from '../protocol/errors.ts';
 import { createRoleApp, listen } from '../shared/http.ts';
 import type { RunningHttpServer } from '../shared/http.ts';
-import { handleBody } from '../shared/json-rpc.ts';
+import { mountJsonRpc } from '../shared/json-rpc-route.ts';
 import type { Startable } from '../shared/lifecycle.ts';
 import type { Logger } from '../shared/log.ts';
 import { jsonRpcClient } from './client.ts';
@@ -25,6 +25,8 @@ export type IndexerOptions = {
 
 export type Indexer = Startable & { readonly url: string };
 
+/** Indexer requests are tiny; a small limit keeps junk from costing memory. */
+const MAX_BODY_BYTES = 64 * 1024;
 const root = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
 
 /**
@@ -85,10 +87,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
     },
     async start() {
       const { app } = createRoleApp({ role: 'indexer', log, health: async () => ({ nodes: (await liveNodes()).length }) });
-      app.post('/', async (c) => {
-        const answer = await handleBody(handler, await c.req.text());
-        return answer === undefined ? c.body(null, 204) : c.json(answer);
-      });
+      mountJsonRpc(app, handler, { maxBodyBytes: MAX_BODY_BYTES });
       http = await listen(app, options.host, options.port);
       log.info({ url: http.url }, 'indexer ready');
     },

@@ -1,11 +1,10 @@
 import { join } from 'node:path';
-import { bodyLimit } from 'hono/body-limit';
 import type { Address, Hex, PublicClient } from 'viem';
 import { LevityError } from '../protocol/errors.ts';
 import { loadKeccak } from '../protocol/storage/index.ts';
 import { createRoleApp, listen } from '../shared/http.ts';
 import type { RunningHttpServer } from '../shared/http.ts';
-import { errorResponse, handleBody, RPC_INVALID_REQUEST } from '../shared/json-rpc.ts';
+import { mountJsonRpc } from '../shared/json-rpc-route.ts';
 import type { RpcHandler } from '../shared/json-rpc.ts';
 import type { Startable } from '../shared/lifecycle.ts';
 import type { Logger } from '../shared/log.ts';
@@ -95,17 +94,7 @@ export function createStorageNode(options: StorageNodeOptions): StorageNode {
         log,
         health: () => ({ shard: options.shard, logSyncHeight: store.syncedBlock() ?? 0, nextTxSeq: store.nextSeq() }),
       });
-      app.post(
-        '/',
-        bodyLimit({
-          maxSize: MAX_BODY_BYTES,
-          onError: (c) => c.json(errorResponse(null, RPC_INVALID_REQUEST, `request body over ${MAX_BODY_BYTES} bytes`), 413),
-        }),
-        async (c) => {
-          const answer = await handleBody(handler, await c.req.text());
-          return answer === undefined ? c.body(null, 204) : c.json(answer);
-        },
-      );
+      mountJsonRpc(app, handler, { maxBodyBytes: MAX_BODY_BYTES });
       await sync.start();
       const http = await listen(app, options.host, options.port);
       running = {
