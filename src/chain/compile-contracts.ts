@@ -9,6 +9,11 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Abi, Hex } from 'viem';
 import { InvalidInputError, LevityError } from '../protocol/errors.ts';
+import { PACKAGE_ROOT } from '../shared/package-root.ts';
+
+/** Levity's own Solidity sources, and where their compiled output is cached. */
+export const CONTRACTS_DIR = path.join(PACKAGE_ROOT, 'contracts');
+export const SOLC_CACHE_DIR = path.join(PACKAGE_ROOT, 'node_modules', '.cache', 'levity', 'solc');
 
 export type ContractArtifact = {
   name: string;

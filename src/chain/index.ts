@@ -1,7 +1,7 @@
 /** The chain subsystem's public entry: what other subsystems and composition roots may use. */
 export { createEmbeddedChain } from './embedded-chain.ts';
 export type { EmbeddedChain, EmbeddedChainOptions } from './embedded-chain.ts';
-export { compileContracts } from './compile-contracts.ts';
+export { compileContracts, CONTRACTS_DIR, SOLC_CACHE_DIR } from './compile-contracts.ts';
 export type { CompiledContracts, ContractArtifact } from './compile-contracts.ts';
 export { ensureDeployed } from './deploy-contracts.ts';
 export type { DeployStep } from './deploy-contracts.ts';

@@ -1,101 +1,41 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createHardhatRuntimeEnvironment } from 'hardhat/hre';
-import type { NetworkConnection } from 'hardhat/types/network';
-import {
-  BaseError,
-  ContractFunctionRevertedError,
-  createPublicClient,
-  createWalletClient,
-  custom,
-  parseEventLogs,
-  zeroAddress,
-} from 'viem';
-import type { Abi, Address, PublicClient, TransactionReceipt } from 'viem';
-import { mnemonicToAccount } from 'viem/accounts';
+import { parseEventLogs, zeroAddress } from 'viem';
+import type { Abi, Address, TransactionReceipt } from 'viem';
 import type { HDAccount } from 'viem/accounts';
-import { hardhat } from 'viem/chains';
-import { compileContracts } from './compile-contracts.ts';
-
-const MNEMONIC = 'test test test test test test test test test test test junk';
+import { assertReverts, startTestEvm } from './test-evm.ts';
+import type { TestEvm } from './test-evm.ts';
 
 describe('NodeRegistry', () => {
-  let tmp: string;
-  let conn: NetworkConnection;
-  let publicClient: PublicClient;
+  let evm: TestEvm;
   let abi: Abi;
   let registry: Address;
-  const [alice, bob, carol] = [0, 1, 2].map((addressIndex) => mnemonicToAccount(MNEMONIC, { addressIndex })) as [
-    HDAccount,
-    HDAccount,
-    HDAccount,
-  ];
+  let alice: HDAccount;
+  let bob: HDAccount;
+  let carol: HDAccount;
 
   before(async () => {
-    tmp = await mkdtemp(path.join(tmpdir(), 'levity-registry-'));
-    const compiled = await compileContracts({
-      sourcesDir: path.join(import.meta.dirname, '../../contracts'),
-      cacheDir: path.join(tmp, 'cache'),
-    });
-    const artifact = compiled.contracts.NodeRegistry;
-    assert.ok(artifact);
+    evm = await startTestEvm();
+    [alice, bob, carol] = evm.accounts as [HDAccount, HDAccount, HDAccount];
+    const artifact = evm.compiled.contracts.NodeRegistry!;
     abi = artifact.abi;
-
-    // Hardhat resolves its project root through the nearest package.json and refuses a dir without one.
-    await writeFile(path.join(tmp, 'package.json'), JSON.stringify({ name: 'levity-test-chain', private: true, type: 'module' }));
-    const hre = await createHardhatRuntimeEnvironment(
-      {
-        networks: {
-          default: {
-            type: 'edr-simulated',
-            chainId: 31337,
-            hardfork: 'prague',
-            accounts: { mnemonic: MNEMONIC, count: 10, accountsBalance: 10n ** 22n },
-          },
-        },
-      },
-      {},
-      tmp,
-    );
-    conn = await hre.network.create();
-    publicClient = createPublicClient({ chain: hardhat, transport: transport() });
-
-    const hash = await wallet(alice).deployContract({ abi, bytecode: artifact.bytecode });
-    const receipt = await publicClient.getTransactionReceipt({ hash });
-    assert.equal(receipt.status, 'success');
-    assert.ok(receipt.contractAddress);
-    registry = receipt.contractAddress;
+    registry = await evm.deploy(artifact, [], alice);
   });
 
   after(async () => {
-    await conn?.close();
-    await rm(tmp, { recursive: true, force: true });
+    await evm?.close();
   });
-
-  function wallet(account: HDAccount) {
-    return createWalletClient({ account, chain: hardhat, transport: transport() });
-  }
-
-  // Hardhat's provider throws its own error class for reverts (code 3); viem's custom transport
-  // wraps it as an unknown error (code -1) and retries with backoff, ~1 s per expected revert.
-  // An in-process chain never fails transiently, so never retry.
-  function transport() {
-    return custom(conn.provider, { retryCount: 0 });
-  }
 
   /** Sends a transaction (the chain automines) and returns its receipt. */
   async function send(account: HDAccount, functionName: string, args: readonly unknown[]): Promise<TransactionReceipt> {
-    const hash = await wallet(account).writeContract({ address: registry, abi, functionName, args });
-    const receipt = await publicClient.getTransactionReceipt({ hash });
+    const hash = await evm.wallet(account).writeContract({ address: registry, abi, functionName, args });
+    const receipt = await evm.publicClient.getTransactionReceipt({ hash });
     assert.equal(receipt.status, 'success');
     return receipt;
   }
 
   function read<T>(functionName: string, args: readonly unknown[] = []): Promise<T> {
-    return publicClient.readContract({ address: registry, abi, functionName, args }) as Promise<T>;
+    return evm.publicClient.readContract({ address: registry, abi, functionName, args }) as Promise<T>;
   }
 
   async function register(account: HDAccount, role: string, url: string): Promise<bigint> {
@@ -103,18 +43,6 @@ describe('NodeRegistry', () => {
     const [event] = parseEventLogs({ abi, logs: receipt.logs, eventName: 'NodeRegistered' });
     assert.ok(event);
     return (event.args as { id: bigint }).id;
-  }
-
-  /** Asserts that `action` reverts with the custom error `errorName` (and `args`, if given). */
-  async function assertReverts(action: Promise<unknown>, errorName: string, args?: readonly unknown[]) {
-    await assert.rejects(action, (err: unknown) => {
-      assert.ok(err instanceof BaseError, String(err));
-      const reverted = err.walk((e) => e instanceof ContractFunctionRevertedError);
-      assert.ok(reverted instanceof ContractFunctionRevertedError, err.message);
-      assert.equal(reverted.data?.errorName, errorName);
-      if (args) assert.deepEqual(reverted.data?.args ?? [], args);
-      return true;
-    });
   }
 
   type Node = { id: bigint; operator: Address; active: boolean; registeredAt: bigint; updatedAt: bigint; role: string; url: string };
@@ -127,7 +55,7 @@ describe('NodeRegistry', () => {
     assert.deepEqual(events[0]?.args, { id: 1n, operator: alice.address, role: 'storage-node', url: 'http://a:1' });
 
     const node = await read<Node>('getNode', [1n]);
-    const block = await publicClient.getBlock({ blockNumber: receipt.blockNumber });
+    const block = await evm.publicClient.getBlock({ blockNumber: receipt.blockNumber });
     assert.deepEqual(node, {
       id: 1n,
       operator: alice.address,

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Address } from 'viem';
-import { advertiseNodes, compileContracts, CONTRACT_PLAN, createEmbeddedChain, ensureDeployed, nodesByRole } from '../chain/index.ts';
+import { advertiseNodes, compileContracts, CONTRACT_PLAN, CONTRACTS_DIR, SOLC_CACHE_DIR, createEmbeddedChain, ensureDeployed, nodesByRole } from '../chain/index.ts';
 import type { CompiledContracts, EmbeddedChain } from '../chain/index.ts';
 import { InvalidInputError, LevityError } from '../protocol/errors.ts';
 import { ROLE_PORT_OFFSETS } from '../protocol/roles.ts';
@@ -11,7 +11,6 @@ import { rolePort } from '../shared/http.ts';
 import { startableGroup } from '../shared/lifecycle.ts';
 import type { Startable } from '../shared/lifecycle.ts';
 import type { Logger } from '../shared/log.ts';
-import { PACKAGE_ROOT } from '../shared/package-root.ts';
 import { embeddedConnection, externalConnection } from './chain-connection.ts';
 import type { ChainConnection } from './chain-connection.ts';
 
@@ -34,8 +33,6 @@ export type LevityNode = Startable & {
   readonly embeddedChain: EmbeddedChain | undefined;
 };
 
-export const CONTRACTS_DIR = join(PACKAGE_ROOT, 'contracts');
-export const SOLC_CACHE_DIR = join(PACKAGE_ROOT, 'node_modules', '.cache', 'levity', 'solc');
 const AVAILABLE_ROLES: readonly RoleName[] = ['chain', 'storage-node', 'indexer'];
 
 function checkOptions({ roles, config }: CreateNodeOptions): void {

@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import { createPublicClient, createWalletClient, getAddress, http, parseEther } from 'viem';
 import type { Address, Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { compileContracts, levityChain } from '../../src/chain/index.ts';
+import { compileContracts, CONTRACTS_DIR, levityChain, SOLC_CACHE_DIR } from '../../src/chain/index.ts';
 import type { ContractArtifact } from '../../src/chain/index.ts';
-import { CONTRACTS_DIR, SOLC_CACHE_DIR } from '../../src/node/create-node.ts';
 import { runCli, startDevnet, startNode } from './devnet-process.ts';
 import type { RunningDevnet } from './devnet-process.ts';
 
