@@ -95,15 +95,24 @@ export function createStorageNode(options: StorageNodeOptions): StorageNode {
         health: () => ({ shard: options.shard, logSyncHeight: store.syncedBlock() ?? 0, nextTxSeq: store.nextSeq() }),
       });
       mountJsonRpc(app, handler, { maxBodyBytes: MAX_BODY_BYTES });
-      await sync.start();
-      const http = await listen(app, options.host, options.port);
+      const closeStores = async () => {
+        await sync.stop();
+        await segments.close();
+        store.close();
+      };
+      let http: RunningHttpServer;
+      try {
+        await sync.start();
+        http = await listen(app, options.host, options.port);
+      } catch (error) {
+        await closeStores(); // a failed start (chain unreachable, port taken) leaves no open files
+        throw error;
+      }
       running = {
         http,
         stop: async () => {
           await http.close();
-          await sync.stop();
-          await segments.close();
-          store.close();
+          await closeStores();
         },
       };
       log.info({ url: http.url, synced: store.syncedBlock() }, 'storage node ready');
