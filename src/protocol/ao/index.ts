@@ -1,0 +1,7 @@
+/** AO protocol rules shared by the MU, SU, CU and their clients (spec ao.md §3–§5). */
+export type * from './types.ts';
+export * from './assignment.ts';
+export * from './cron.ts';
+export * from './cursor.ts';
+export * from './tags.ts';
+export * from './module.ts';
