@@ -26,7 +26,14 @@ export function registerNode(program: Command): void {
       }
       const { config: loaded, warnings } = configFromFlags(flags);
       // One node of the role: `levity node` is the unit a host runs.
-      const config = { ...loaded, storage: { ...loaded.storage, nodes: 1 } };
+      const ao = {
+        ...loaded.ao,
+        gateway: loaded.ao.gateway ?? joined?.ao?.gateway,
+        su: loaded.ao.su ?? joined?.ao?.su,
+        cu: loaded.ao.cu ?? joined?.ao?.cu,
+        indexer: loaded.ao.indexer ?? joined?.storage?.indexer,
+      };
+      const config = { ...loaded, storage: { ...loaded.storage, nodes: 1 }, ao };
       const log = cliLogger(config);
       for (const warning of warnings) log.warn(warning);
       const lock = await acquireDirLock(config.dataDir);

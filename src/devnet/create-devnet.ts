@@ -22,7 +22,7 @@ export type Devnet = Startable & {
 
 /** The roles `levity up` runs in one process; subsystems add theirs as they land. */
 export function devnetRoles(config: LevityConfig): RoleName[] {
-  const services: RoleName[] = ['storage-node', 'indexer'];
+  const services: RoleName[] = ['storage-node', 'indexer', 'gateway', 'su', 'cu', 'mu'];
   return config.chain.rpc ? services : ['chain', ...services];
 }
 
@@ -60,6 +60,7 @@ export function createDevnet(options: CreateDevnetOptions): Devnet {
             contracts: { ...node.contracts },
           },
           ...storageSection(node),
+          ...aoSection(node),
         };
         await writeJsonFile(manifestPath, manifest);
       } catch (error) {
@@ -91,4 +92,12 @@ function storageSection(node: LevityNode): Pick<Manifest, 'storage'> {
   const indexer = node.endpoints.find((e) => e.role === 'indexer');
   if (!indexer) return {};
   return { storage: { indexer: indexer.url, nodes: node.endpoints.filter((e) => e.role === 'storage-node').map((e) => e.url) } };
+}
+
+function aoSection(node: LevityNode): Pick<Manifest, 'ao'> {
+  const url = (role: string) => node.endpoints.find((e) => e.role === role)?.url;
+  const [mu, su, cu, gateway] = [url('mu'), url('su'), url('cu'), url('gateway')];
+  const { scheduler, authority, modules } = node.ao;
+  if (!mu || !su || !cu || !gateway || !scheduler || !authority) return {};
+  return { ao: { mu, su, cu, gateway, graphql: `${gateway}/graphql`, modules, scheduler, authority } };
 }

@@ -16,6 +16,7 @@ export function formatDevnet(manifest: Manifest, manifestPath: string, options: 
   const facts: [string, string][] = [
     ['chainId', String(manifest.chain.chainId)],
     ...Object.entries(manifest.chain.contracts),
+    ...aoFacts(manifest),
     ['manifest', manifestPath],
   ];
   const factWidth = Math.max(...facts.map(([name]) => name.length));
@@ -38,4 +39,14 @@ export function formatDevnet(manifest: Manifest, manifestPath: string, options: 
   });
   lines.push('WARNING: these keys are public. Never send real funds to them.', '', 'Press Ctrl-C to stop.');
   return lines.join('\n');
+}
+
+/** The ids a user needs to spawn: the built-in module, the scheduler and the MU authority. */
+function aoFacts(manifest: Manifest): [string, string][] {
+  if (!manifest.ao) return [];
+  return [
+    ...Object.entries(manifest.ao.modules).map(([name, id]): [string, string] => [`module (${name})`, id]),
+    ['scheduler', manifest.ao.scheduler],
+    ['authority', manifest.ao.authority],
+  ];
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Address } from 'viem';
+import type { Address, Hex } from 'viem';
 import { advertiseNodes, compileContracts, CONTRACT_PLAN, CONTRACTS_DIR, SOLC_CACHE_DIR, createEmbeddedChain, ensureDeployed, nodesByRole } from '../chain/index.ts';
 import type { CompiledContracts, EmbeddedChain } from '../chain/index.ts';
 import { InvalidInputError, LevityError } from '../protocol/errors.ts';
@@ -11,6 +11,8 @@ import { rolePort } from '../shared/http.ts';
 import { startableGroup } from '../shared/lifecycle.ts';
 import type { Startable } from '../shared/lifecycle.ts';
 import type { Logger } from '../shared/log.ts';
+import { aoRoles } from './ao-roles.ts';
+import type { AoFacts } from './ao-roles.ts';
 import { embeddedConnection, externalConnection } from './chain-connection.ts';
 import type { ChainConnection } from './chain-connection.ts';
 
@@ -31,9 +33,11 @@ export type LevityNode = Startable & {
   readonly endpoints: readonly NodeEndpoint[];
   /** The embedded chain, when this node runs one. */
   readonly embeddedChain: EmbeddedChain | undefined;
+  /** What the AO roles published: module ids, the SU and MU addresses. */
+  readonly ao: AoFacts;
 };
 
-const AVAILABLE_ROLES: readonly RoleName[] = ['chain', 'storage-node', 'indexer'];
+const AVAILABLE_ROLES: readonly RoleName[] = ['chain', 'storage-node', 'indexer', 'gateway', 'su', 'cu', 'mu'];
 
 function checkOptions({ roles, config }: CreateNodeOptions): void {
   const embedsChain = roles.includes('chain');
@@ -78,6 +82,7 @@ export function createNode(options: CreateNodeOptions): LevityNode {
   const stopAll = async () => {
     for (const part of started.splice(0).reverse()) await part.stop();
   };
+  let aoFacts: AoFacts = { modules: {} };
   let state: { chain: ChainConnection; contracts: Record<string, Address>; endpoints: NodeEndpoint[] } | undefined;
   const need = () => {
     if (!state) throw new LevityError('NODE_NOT_STARTED', 'the node is not started');
@@ -117,6 +122,7 @@ export function createNode(options: CreateNodeOptions): LevityNode {
       endpoints.push(() => ({ key: `storage-node#${i}`, role: 'storage-node', url: node.url }));
       return node;
     });
+    let indexerUrl: (() => string) | undefined;
     if (roles.includes('indexer')) {
       const registryAbi = compiled.contracts.NodeRegistry!.abi;
       const indexer = createIndexer({
@@ -130,8 +136,21 @@ export function createNode(options: CreateNodeOptions): LevityNode {
         ],
       });
       services.add(indexer);
+      indexerUrl = () => indexer.url;
       endpoints.push(() => ({ key: 'indexer', role: 'indexer', url: indexer.url }));
     }
+    const ao = aoRoles({
+      roles,
+      config,
+      log,
+      chain,
+      indexerUrl: () => indexerUrl?.(),
+      // The last dev account pays for the gateway's storage, away from the accounts users and tests sign with.
+      storageKey: chain.accounts[chain.accounts.length - 1]!.privateKey as Hex,
+    });
+    for (const part of ao.parts) services.add(part);
+    endpoints.push(...ao.endpoints);
+    aoFacts = ao.facts;
     await run(services);
     return endpoints.map((endpoint) => endpoint());
   }
@@ -148,6 +167,9 @@ export function createNode(options: CreateNodeOptions): LevityNode {
     },
     get embeddedChain() {
       return embedded;
+    },
+    get ao() {
+      return aoFacts;
     },
 
     async start() {

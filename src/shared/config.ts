@@ -32,6 +32,20 @@ export const configSchema = z.strictObject({
     /** How often a node polls the chain for Flow submissions. */
     syncPollMs: z.int().min(10).max(60_000),
   }),
+  ao: z.strictObject({
+    /** Units on other hosts, for a node that does not run them itself. */
+    gateway: z.url().optional(),
+    /** The storage indexer a gateway keeps its bytes through, when this node runs none. */
+    indexer: z.url().optional(),
+    su: z.url().optional(),
+    cu: z.url().optional(),
+    /** How often the MU asks the CU for cron results of monitored processes. */
+    cronPollMs: z.int().min(50).max(600_000),
+    /** Live Lua VMs a CU keeps; past this the least recently used one is checkpointed and freed. */
+    maxLiveProcesses: z.int().min(1).max(10_000),
+    /** How long the CU's /result waits for an evaluation before answering with an error. */
+    resultTimeoutMs: z.int().min(100).max(600_000),
+  }),
 });
 
 export type LevityConfig = z.infer<typeof configSchema>;
@@ -51,6 +65,7 @@ export const defaultConfig: LevityConfig = {
     balanceEth: 10000,
   },
   storage: { nodes: 2, syncPollMs: 100 },
+  ao: { cronPollMs: 1000, maxLiveProcesses: 64, resultTimeoutMs: 60_000 },
 };
 
 export type LoadConfigOptions = {

@@ -18,7 +18,7 @@ export type RoleAppOptions = {
 };
 
 /** HTTP status for a typed error: the one place errors map to statuses. */
-export function httpStatusFor(error: unknown): 400 | 404 | 409 | 502 | 500 {
+export function httpStatusFor(error: unknown): 400 | 404 | 409 | 502 | 504 | 500 {
   if (!(error instanceof LevityError)) return 500;
   switch (error.name) {
     case 'InvalidInputError':
@@ -29,6 +29,8 @@ export function httpStatusFor(error: unknown): 400 | 404 | 409 | 502 | 500 {
       return 409;
     case 'UpstreamError':
       return 502;
+    case 'TimeoutError':
+      return 504;
     default:
       return 500;
   }

@@ -13,10 +13,13 @@ export async function readJsonFile(path: string): Promise<unknown> {
   return JSON.parse(text);
 }
 
+let writes = 0;
+
 /** Writes JSON so that readers (and a crash) see the old file or the new one, never half. */
 export async function writeJsonFile(path: string, value: unknown): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
+  // Unique per write: two writers of one path in this process must not share a temp file.
+  const tmp = `${path}.${process.pid}.${++writes}.tmp`;
   await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
   await rename(tmp, path);
 }

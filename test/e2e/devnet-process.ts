@@ -9,14 +9,15 @@ export const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.ur
 
 export type CliResult = { code: number | null; stdout: string; stderr: string };
 
-/** Runs `levity ...args` to completion with the same Node as the tests. */
-export function runCli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
+/** Runs `levity ...args` to completion with the same Node as the tests; `input`, if given, is piped to stdin. */
+export function runCli(args: string[], timeoutMs = 60_000, input?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (input !== undefined) child.stdin!.end(input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -30,6 +31,8 @@ export type RunningDevnet = {
   manifest: Manifest;
   child: ChildProcess;
   stdout: () => string;
+  /** What it logged (warnings and errors at the tests' log level), for failure messages. */
+  stderr: () => string;
   /** SIGTERM, then waits for exit; resolves with the exit code and how long the stop took. */
   stop(): Promise<{ code: number | null; ms: number }>;
 };
@@ -77,6 +80,7 @@ export async function startDevnet(
     manifest,
     child,
     stdout: () => stdout,
+    stderr: () => stderr,
     async stop() {
       const started = Date.now();
       if (child.exitCode === null) child.kill('SIGTERM');

@@ -1,0 +1,283 @@
+import { existsSync } from 'node:fs';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InvalidInputError, errorMessage } from '../../protocol/errors.ts';
+import { cronTimestampsBetween, parseCronInterval, parseComputeLimit, parseMemoryLimit, processCrons, tagValue } from '../../protocol/ao/index.ts';
+import type { AoEnv, AoMessage, EvalResult, SuProcess, Tag } from '../../protocol/ao/types.ts';
+import type { Logger } from '../../shared/log.ts';
+import { createLuaProcess, restoreLuaProcess } from '../vm/lua-process.ts';
+import type { LuaProcess, LuaProcessOptions } from '../vm/lua-process.ts';
+import { cronMessage, processEnv, scheduledMessage, slotPosition } from './ao-message.ts';
+import type { CuStore, ProcessProgress, StoredEvaluation } from './cu-store.ts';
+import type { LoadedModule, ModuleLoader } from './module-loader.ts';
+import type { SuClient } from './su-client.ts';
+
+export type CuLimits = {
+  /** The most memory any process may use, whatever its tags ask for. */
+  maxMemoryBytes: number;
+  /** The most Lua instructions one message may run. */
+  maxInstructions: number;
+  /** Used when neither the process nor the module sets a limit. */
+  defaultMemoryBytes: number;
+  defaultInstructions: number;
+};
+
+export type ProcessRunnerDeps = {
+  processId: string;
+  su: SuClient;
+  modules: ModuleLoader;
+  store: CuStore;
+  checkpointDir: string;
+  limits: CuLimits;
+  log: Logger;
+  /** Evaluations between checkpoints. */
+  checkpointEvery?: number;
+};
+
+/** How far to evaluate: up to a nonce, to the SU's latest slot, or on to a time (cron). */
+export type EvaluationTarget = { nonce: number } | { latest: true; until?: { timestamp: number; blockHeight: number } };
+
+export type StateReport = { hash: string; ordinate: number; nonce: number; timestamp: number; blockHeight: number; memoryUsed: number };
+
+const PAGE = 1000;
+const DEFAULT_CHECKPOINT_EVERY = 2000;
+
+type Cron = { interval: string; ms: number; tags: Tag[] };
+
+type Live = {
+  lua: LuaProcess;
+  process: SuProcess;
+  module: LoadedModule;
+  env: AoEnv;
+  options: LuaProcessOptions;
+  crons: Cron[];
+  position: ProcessProgress;
+};
+
+/**
+ * One process on this CU: a live Lua VM fed the process's schedule in nonce order, with cron
+ * ticks generated between slots. Everything it does is serialised, so requests for the same
+ * process never race; its state can always be rebuilt from the last checkpoint plus the SU log.
+ */
+export function createProcessRunner(deps: ProcessRunnerDeps) {
+  const { processId, su, store, log } = deps;
+  const checkpointEvery = deps.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
+  const checkpointFile = join(deps.checkpointDir, `${processId}.bin`);
+  let live: Live | undefined;
+  let tail: Promise<unknown> = Promise.resolve();
+
+  function serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = tail.then(work, work);
+    tail = next.catch(() => undefined);
+    return next;
+  }
+
+  function limitsFor(process: SuProcess, module: LoadedModule): LuaProcessOptions {
+    const { limits } = deps;
+    const memoryTag = tagValue(process.tags, 'Memory-Limit') ?? tagValue(module.tags, 'Memory-Limit');
+    const computeTag = tagValue(process.tags, 'Compute-Limit') ?? tagValue(module.tags, 'Compute-Limit');
+    return {
+      memoryLimitBytes: Math.min(memoryTag ? parseMemoryLimit(memoryTag) : limits.defaultMemoryBytes, limits.maxMemoryBytes),
+      instructionLimit: Math.min(computeTag ? parseComputeLimit(computeTag) : limits.defaultInstructions, limits.maxInstructions),
+    };
+  }
+
+  function cronsOf(process: SuProcess): Cron[] {
+    const crons: Cron[] = [];
+    for (const cron of processCrons(process.tags)) {
+      try {
+        const parsed = parseCronInterval(cron.interval);
+        // Block crons need a block stream the SU does not give; time crons cover the devnet.
+        if (parsed.kind === 'time') crons.push({ interval: cron.interval, ms: parsed.ms, tags: cron.tags });
+        else log.warn({ processId, interval: cron.interval }, 'block-based cron intervals are not evaluated');
+      } catch (error) {
+        log.warn({ processId, interval: cron.interval, err: errorMessage(error) }, 'ignoring a bad Cron-Interval');
+      }
+    }
+    return crons;
+  }
+
+  async function boot(): Promise<Live> {
+    if (live) return live;
+    const process = await su.process(processId);
+    const moduleId = tagValue(process.tags, 'Module');
+    if (!moduleId) throw new InvalidInputError('CU_NO_MODULE', `process ${processId} has no Module tag`, { meta: { processId } });
+    const module = await deps.modules.load(moduleId);
+    const options = limitsFor(process, module);
+    const fresh: ProcessProgress = {
+      processId,
+      ordinate: -1,
+      nonce: -1,
+      timestamp: 0,
+      blockHeight: Number(process.block) || 0,
+      checkpoint: null,
+    };
+    const saved = store.progress(processId);
+    let lua: LuaProcess | undefined;
+    let position = fresh;
+    if (saved?.checkpoint && existsSync(saved.checkpoint.file)) {
+      try {
+        lua = await restoreLuaProcess(module.source, await readFile(saved.checkpoint.file), options);
+        const { ordinate, nonce, timestamp, blockHeight } = saved.checkpoint;
+        position = { processId, ordinate, nonce, timestamp, blockHeight, checkpoint: saved.checkpoint };
+        log.debug({ processId, ordinate }, 'process restored from its checkpoint');
+      } catch (error) {
+        log.warn({ processId, err: errorMessage(error) }, 'checkpoint unusable; replaying from the SU log');
+      }
+    }
+    lua ??= await createLuaProcess(module.source, options);
+    live = { lua, process, module, env: processEnv(process, module), options, crons: cronsOf(process), position };
+    return live;
+  }
+
+  function evaluation(state: Live, message: AoMessage, cron: string | null, ids: { nonce: number | null; messageId: string | null; assignmentId: string | null }): StoredEvaluation {
+    const result = state.lua.evaluate(message, state.env);
+    const position = state.position;
+    position.ordinate += 1;
+    position.timestamp = message.Timestamp;
+    position.blockHeight = message['Block-Height'];
+    if (ids.nonce !== null) position.nonce = ids.nonce;
+    return {
+      processId,
+      ordinate: position.ordinate,
+      timestamp: message.Timestamp,
+      blockHeight: message['Block-Height'],
+      cron,
+      result,
+      ...ids,
+    };
+  }
+
+  /** Cron ticks after the last evaluation, up to and including `upTo`. */
+  function cronEvaluations(state: Live, upTo: number, blockHeight: number): StoredEvaluation[] {
+    if (state.crons.length === 0 || state.position.nonce < 0) return [];
+    const ticks: { at: number; cron: Cron }[] = [];
+    for (const cron of state.crons) {
+      for (const at of cronTimestampsBetween(state.process.timestamp, state.position.timestamp, upTo, cron.ms)) ticks.push({ at, cron });
+    }
+    ticks.sort((a, b) => a.at - b.at);
+    return ticks.map(({ at, cron }, i) =>
+      evaluation(state, cronMessage(state.process, cron.tags, at, blockHeight), `${i}-${cron.interval}`, {
+        nonce: null,
+        messageId: null,
+        assignmentId: null,
+      }),
+    );
+  }
+
+  async function advance(target: EvaluationTarget): Promise<void> {
+    const state = await boot();
+    const wantNonce = 'nonce' in target ? target.nonce : Number.POSITIVE_INFINITY;
+    while (state.position.nonce < wantNonce) {
+      const from = state.position.nonce < 0 ? undefined : state.position.timestamp;
+      const page = await su.page(processId, from, PAGE);
+      const batch: StoredEvaluation[] = [];
+      let reached = false;
+      for (const edge of page.edges) {
+        const slot = slotPosition(edge.node);
+        if (slot.nonce <= state.position.nonce) continue;
+        if (slot.nonce > wantNonce) {
+          reached = true;
+          break;
+        }
+        batch.push(...cronEvaluations(state, slot.timestamp - 1, state.position.blockHeight));
+        const message = scheduledMessage(processId, edge.node);
+        batch.push(evaluation(state, message, null, { nonce: slot.nonce, messageId: message.Id ?? null, assignmentId: edge.node.assignment.id }));
+      }
+      if (batch.length > 0) store.record(batch, { ...state.position });
+      await maybeCheckpoint(state);
+      if (reached || !page.page_info.has_next_page || page.edges.length === 0) break;
+    }
+    if ('latest' in target && target.until && target.until.timestamp > state.position.timestamp) {
+      const batch = cronEvaluations(state, target.until.timestamp, target.until.blockHeight);
+      // Nothing the SU schedules later can be stamped at or before its reported time.
+      state.position.timestamp = target.until.timestamp;
+      store.record(batch, { ...state.position });
+      await maybeCheckpoint(state);
+    }
+  }
+
+  async function writeCheckpoint(state: Live): Promise<void> {
+    if (state.position.ordinate < 0 || state.position.checkpoint?.ordinate === state.position.ordinate) return;
+    await mkdir(deps.checkpointDir, { recursive: true });
+    const tmp = `${checkpointFile}.tmp`;
+    const handle = await open(tmp, 'w');
+    try {
+      await handle.writeFile(state.lua.snapshot());
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, checkpointFile);
+    const { ordinate, nonce, timestamp, blockHeight } = state.position;
+    state.position.checkpoint = { ordinate, nonce, timestamp, blockHeight, file: checkpointFile };
+    store.saveProgress({ ...state.position });
+  }
+
+  async function maybeCheckpoint(state: Live): Promise<void> {
+    const since = state.position.ordinate - (state.position.checkpoint?.ordinate ?? -1);
+    if (since >= checkpointEvery) await writeCheckpoint(state);
+  }
+
+  return {
+    processId,
+    evaluateTo(target: EvaluationTarget): Promise<void> {
+      return serial(() => advance(target));
+    },
+
+    /** Evaluates a message against the latest state and forgets it: nothing is stored. */
+    dryRun(body: Partial<AoMessage>): Promise<EvalResult> {
+      return serial(async () => {
+        await advance({ latest: true });
+        const state = live!;
+        const tags = body.Tags ?? [];
+        const owner = body.Owner ?? state.process.owner.address;
+        const message: AoMessage = {
+          Timestamp: state.position.timestamp,
+          'Block-Height': state.position.blockHeight,
+          Cron: false,
+          ...body,
+          Target: processId,
+          Owner: owner,
+          Data: body.Data ?? '',
+          Tags: tags,
+          From: tagValue(tags, 'From-Process') ?? owner,
+          'Read-Only': true,
+        };
+        return state.lua.dryRun(message, state.env);
+      });
+    },
+
+    state(): Promise<StateReport & { snapshot: Uint8Array }> {
+      return serial(async () => {
+        await advance({ latest: true });
+        const state = live!;
+        const { ordinate, nonce, timestamp, blockHeight } = state.position;
+        return {
+          hash: state.lua.stateHash(),
+          ordinate,
+          nonce,
+          timestamp,
+          blockHeight,
+          memoryUsed: state.lua.memoryUsed(),
+          snapshot: state.lua.snapshot(),
+        };
+      });
+    },
+
+    /** Writes a checkpoint and frees the VM; the next request restores it. */
+    close(): Promise<void> {
+      return serial(async () => {
+        if (!live) return;
+        try {
+          await writeCheckpoint(live);
+        } finally {
+          live.lua.close();
+          live = undefined;
+        }
+      });
+    },
+  };
+}
+
+export type ProcessRunner = ReturnType<typeof createProcessRunner>;
