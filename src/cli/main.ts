@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerAo } from './ao.ts';
+import { registerAos } from './aos.ts';
 import { EXIT_USAGE, exitCodeFor } from './common.ts';
 import { registerNode } from './node.ts';
 import { registerStatus } from './status.ts';
@@ -21,6 +23,8 @@ registerUp(program);
 registerStatus(program);
 registerNode(program);
 registerStorage(program);
+registerAo(program);
+registerAos(program);
 
 try {
   await program.parseAsync(process.argv);

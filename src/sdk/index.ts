@@ -29,3 +29,4 @@ export type {
   StorageFileInfo,
   ShardedNode,
 } from './storage/index.ts';
+export * from './ao/index.ts';
