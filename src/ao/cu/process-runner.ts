@@ -168,25 +168,30 @@ export function createProcessRunner(deps: ProcessRunnerDeps) {
   async function advance(target: EvaluationTarget): Promise<void> {
     const state = await boot();
     const wantNonce = 'nonce' in target ? target.nonce : Number.POSITIVE_INFINITY;
-    while (state.position.nonce < wantNonce) {
-      const from = state.position.nonce < 0 ? undefined : state.position.timestamp;
-      const page = await su.page(processId, from, PAGE);
+    let from = state.position.nonce < 0 ? undefined : state.position.timestamp;
+    let pending = state.position.nonce < wantNonce ? su.page(processId, from, PAGE) : undefined;
+    while (pending) {
+      const page = await pending;
+      pending = undefined;
+      const lastEdge = page.edges.at(-1);
+      const lastSlot = lastEdge && slotPosition(lastEdge.node);
+      // Ask for the next page now, so the SU builds it while this one is evaluated.
+      if (page.page_info.has_next_page && lastSlot && lastSlot.nonce < wantNonce) {
+        from = lastSlot.timestamp;
+        pending = su.page(processId, from, PAGE);
+        pending.catch(() => undefined);
+      }
       const batch: StoredEvaluation[] = [];
-      let reached = false;
       for (const edge of page.edges) {
         const slot = slotPosition(edge.node);
         if (slot.nonce <= state.position.nonce) continue;
-        if (slot.nonce > wantNonce) {
-          reached = true;
-          break;
-        }
+        if (slot.nonce > wantNonce) break;
         batch.push(...cronEvaluations(state, slot.timestamp - 1, state.position.blockHeight));
         const message = scheduledMessage(processId, edge.node);
         batch.push(evaluation(state, message, null, { nonce: slot.nonce, messageId: message.Id ?? null, assignmentId: edge.node.assignment.id }));
       }
       if (batch.length > 0) store.record(batch, { ...state.position });
       await maybeCheckpoint(state);
-      if (reached || !page.page_info.has_next_page || page.edges.length === 0) break;
     }
     if ('latest' in target && target.until && target.until.timestamp > state.position.timestamp) {
       const batch = cronEvaluations(state, target.until.timestamp, target.until.blockHeight);
