@@ -1,9 +1,7 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import type { Hex } from 'viem';
 import { NotFoundError } from '../protocol/errors.ts';
 import type { SegmentProof } from '../protocol/storage/index.ts';
+import { inTransaction, openSqlite } from '../shared/sqlite.ts';
 
 /** A file submission as the node learned it from a Flow `Submit` event. */
 export type StoredTx = {
@@ -35,11 +33,8 @@ type Row = {
  * the chain. SQLite in WAL mode with synchronous=FULL, so a commit survives kill -9.
  */
 export function sqliteTxStore(path: string) {
-  mkdirSync(dirname(path), { recursive: true });
-  const db = new DatabaseSync(path);
+  const db = openSqlite(path);
   db.exec(`
-    PRAGMA journal_mode = WAL;
-    PRAGMA synchronous = FULL;
     CREATE TABLE IF NOT EXISTS txs (
       seq INTEGER PRIMARY KEY, root TEXT NOT NULL, size INTEGER NOT NULL, start_entry INTEGER NOT NULL,
       nodes TEXT NOT NULL, block INTEGER NOT NULL, finalized INTEGER NOT NULL DEFAULT 0, uploaded INTEGER NOT NULL DEFAULT 0);
@@ -73,17 +68,7 @@ export function sqliteTxStore(path: string) {
     uploadedSegments: row.uploaded,
   });
 
-  const transaction = <T>(work: () => T): T => {
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = work();
-      db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      db.exec('ROLLBACK');
-      throw error;
-    }
-  };
+  const transaction = <T>(work: () => T): T => inTransaction(db, work);
 
   return {
     /** Records the submissions of a block range and moves the sync cursor, atomically. */

@@ -1,7 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import type { EvalResult } from '../../protocol/ao/types.ts';
+import { inTransaction, openSqlite } from '../../shared/sqlite.ts';
 
 /** One evaluation: a scheduled message (with nonce and id) or a cron tick (with `cron`). */
 export type StoredEvaluation = {
@@ -54,11 +52,8 @@ type EvalRow = {
  * synchronous=NORMAL is enough: a crash loses at most the tail, which is evaluated again.
  */
 export function sqliteCuStore(path: string) {
-  mkdirSync(dirname(path), { recursive: true });
-  const db = new DatabaseSync(path);
+  const db = openSqlite(path, { synchronous: 'NORMAL' });
   db.exec(`
-    PRAGMA journal_mode = WAL;
-    PRAGMA synchronous = NORMAL;
     CREATE TABLE IF NOT EXISTS evaluations (
       pid TEXT NOT NULL, ordinate INTEGER NOT NULL, ts INTEGER NOT NULL, height INTEGER NOT NULL,
       nonce INTEGER, message_id TEXT, assignment_id TEXT, cron TEXT, is_error INTEGER NOT NULL, result TEXT NOT NULL,
@@ -108,8 +103,7 @@ export function sqliteCuStore(path: string) {
   return {
     /** Records evaluations and the progress they reach, atomically. */
     record(evaluations: readonly StoredEvaluation[], progress: ProcessProgress): void {
-      db.exec('BEGIN');
-      try {
+      inTransaction(db, () => {
         for (const e of evaluations) {
           insert.run(
             e.processId,
@@ -125,11 +119,7 @@ export function sqliteCuStore(path: string) {
           );
         }
         putProgress.run(progress.processId, JSON.stringify(progress));
-        db.exec('COMMIT');
-      } catch (error) {
-        db.exec('ROLLBACK');
-        throw error;
-      }
+      });
     },
     saveProgress(progress: ProcessProgress): void {
       putProgress.run(progress.processId, JSON.stringify(progress));

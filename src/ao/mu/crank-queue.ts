@@ -7,11 +7,9 @@
  * a progress counter, so a job with several steps (the messages of one outbox, pushed in order)
  * resumes after its last finished step instead of starting over.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { errorMessage } from '../../protocol/errors.ts';
 import type { Logger } from '../../shared/log.ts';
+import { inTransaction, openSqlite } from '../../shared/sqlite.ts';
 
 export type RetryPolicy = {
   /** Delay before the first retry; it doubles per attempt up to maxMs. */
@@ -36,11 +34,8 @@ type Row = { id: number; key: string; payload: string; attempts: number; progres
 export function createCrankQueue<P>(options: CrankQueueOptions) {
   const retry = { ...defaultRetryPolicy, ...options.retry };
   const now = options.now ?? Date.now;
-  mkdirSync(dirname(options.path), { recursive: true });
-  const db = new DatabaseSync(options.path);
+  const db = openSqlite(options.path);
   db.exec(`
-    PRAGMA journal_mode = WAL;
-    PRAGMA synchronous = FULL;
     PRAGMA busy_timeout = 5000;
     CREATE TABLE IF NOT EXISTS crank_jobs (
       id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL,
@@ -67,17 +62,7 @@ export function createCrankQueue<P>(options: CrankQueueOptions) {
   const byKey = db.prepare('SELECT state, attempts, progress, last_error FROM crank_jobs WHERE key = ?');
   const revive = db.prepare("UPDATE crank_jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ? WHERE key = ? AND state = 'dead'");
 
-  const transaction = <T>(work: () => T): T => {
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = work();
-      db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      db.exec('ROLLBACK');
-      throw error;
-    }
-  };
+  const transaction = <T>(work: () => T): T => inTransaction(db, work);
 
   const insertAll = (jobs: readonly NewJob<P>[]): number => {
     const at = now();

@@ -4,11 +4,9 @@
  * processes and each one's cursor live in SQLite, and a page's pushes are queued before its cursor
  * moves, so a restart resumes where it stopped and never skips a cron's output.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { errorMessage } from '../../protocol/errors.ts';
 import type { Logger } from '../../shared/log.ts';
+import { openSqlite } from '../../shared/sqlite.ts';
 import type { NewJob } from './crank-queue.ts';
 import { crankKeys, outboxSize, readOutbox } from './crank.ts';
 import type { CrankJob } from './crank.ts';
@@ -29,11 +27,8 @@ export type MonitorOptions = {
 type Row = { process_id: string; cursor: string | null; initialized: number };
 
 export function sqliteMonitorStore(path: string) {
-  mkdirSync(dirname(path), { recursive: true });
-  const db = new DatabaseSync(path);
+  const db = openSqlite(path);
   db.exec(`
-    PRAGMA journal_mode = WAL;
-    PRAGMA synchronous = FULL;
     PRAGMA busy_timeout = 5000;
     CREATE TABLE IF NOT EXISTS monitors (
       process_id TEXT PRIMARY KEY, cursor TEXT, initialized INTEGER NOT NULL DEFAULT 0, added_at INTEGER NOT NULL);

@@ -1,6 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { inTransaction, openSqlite } from '../../shared/sqlite.ts';
 
 /** A process as the SU accepted it: the raw signed item plus the facts its slot 0 fixed. */
 export type StoredProcess = {
@@ -55,11 +53,8 @@ type SlotRow = {
  * for it. Slots are keyed by (process, nonce); ids are unique across the whole unit.
  */
 export function sqliteSuStore(path: string) {
-  mkdirSync(dirname(path), { recursive: true });
-  const db = new DatabaseSync(path);
+  const db = openSqlite(path);
   db.exec(`
-    PRAGMA journal_mode = WAL;
-    PRAGMA synchronous = FULL;
     CREATE TABLE IF NOT EXISTS processes (
       pid TEXT PRIMARY KEY, raw BLOB NOT NULL, ts INTEGER NOT NULL, height INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS slots (
@@ -109,15 +104,7 @@ export function sqliteSuStore(path: string) {
   return {
     /** Runs `work` in one transaction: one fsync for a whole batch of slots. */
     transaction<T>(work: () => T): T {
-      db.exec('BEGIN IMMEDIATE');
-      try {
-        const result = work();
-        db.exec('COMMIT');
-        return result;
-      } catch (error) {
-        db.exec('ROLLBACK');
-        throw error;
-      }
+      return inTransaction(db, work);
     },
     addProcess(process: StoredProcess): void {
       insertProcess.run(process.processId, process.raw, process.timestamp, process.blockHeight);
