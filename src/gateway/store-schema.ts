@@ -36,14 +36,4 @@ export function openGatewayDb(path: string): DatabaseSync {
   return db;
 }
 
-export function inTransaction<T>(db: DatabaseSync, work: () => T): T {
-  db.exec('BEGIN IMMEDIATE');
-  try {
-    const result = work();
-    db.exec('COMMIT');
-    return result;
-  } catch (error) {
-    db.exec('ROLLBACK');
-    throw error;
-  }
-}
+export { inTransaction } from '../shared/sqlite.ts';
