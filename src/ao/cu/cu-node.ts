@@ -16,7 +16,7 @@ import { sqliteCuStore } from './cu-store.ts';
 import type { CuStore } from './cu-store.ts';
 import { createModuleLoader } from './module-loader.ts';
 import type { CuLimits } from './process-runner.ts';
-import { httpSuClient } from './su-client.ts';
+import { httpSuClient } from '../unit-clients.ts';
 
 const MAX_DRY_RUN_BYTES = 1024 * 1024;
 

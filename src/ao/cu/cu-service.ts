@@ -7,7 +7,7 @@ import type { CuStore, StoredEvaluation } from './cu-store.ts';
 import type { ModuleLoader } from './module-loader.ts';
 import { createProcessRunner } from './process-runner.ts';
 import type { CuLimits, ProcessRunner } from './process-runner.ts';
-import type { SuClient } from './su-client.ts';
+import type { SuClient } from '../unit-clients.ts';
 
 export type CuServiceDeps = {
   su: SuClient;

@@ -10,7 +10,7 @@ import type { LuaProcess, LuaProcessOptions } from '../vm/lua-process.ts';
 import { cronMessage, processEnv, scheduledMessage, slotPosition } from './ao-message.ts';
 import type { CuStore, ProcessProgress, StoredEvaluation } from './cu-store.ts';
 import type { LoadedModule, ModuleLoader } from './module-loader.ts';
-import type { SuClient } from './su-client.ts';
+import type { SuClient } from '../unit-clients.ts';
 
 export type CuLimits = {
   /** The most memory any process may use, whatever its tags ask for. */

@@ -16,7 +16,7 @@ import type { EvalResult, OutboxAssignment, OutboxMessage, OutboxSpawn } from '.
 import { ConflictError, InvalidInputError, NotFoundError } from '../../protocol/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { ClaimedJob, JobContext, NewJob } from './crank-queue.ts';
-import type { CuClient, SuClient } from './unit-clients.ts';
+import type { CuClient, SuClient } from '../unit-clients.ts';
 
 const VARIANT = 'ao.TN.1';
 

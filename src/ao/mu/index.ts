@@ -20,7 +20,5 @@ export {
 export type { Crank, CrankDeps, CrankJob, Outbox, PushContext } from './crank.ts';
 export { createMonitor, sqliteMonitorStore } from './monitor.ts';
 export type { Monitor, MonitorOptions, MonitorStore } from './monitor.ts';
-export { httpCuClient, httpSuClient } from './unit-clients.ts';
-export type { CuClient, ResultEdge, ResultsPage, SuAccepted, SuAssignParameters, SuClient } from './unit-clients.ts';
 export { loadOrCreateWallet } from '../wallet.ts';
 export type { UnitWallet } from '../wallet.ts';

@@ -10,7 +10,7 @@ import { openSqlite } from '../../shared/sqlite.ts';
 import type { NewJob } from './crank-queue.ts';
 import { crankKeys, outboxSize, readOutbox } from './crank.ts';
 import type { CrankJob } from './crank.ts';
-import type { CuClient } from './unit-clients.ts';
+import type { CuClient } from '../unit-clients.ts';
 
 export type MonitorOptions = {
   /** The SQLite file (it may be shared with the crank queue). */

@@ -18,7 +18,7 @@ import { createCrank, isPermanentCrankError } from './crank.ts';
 import type { CrankJob } from './crank.ts';
 import { createMonitor } from './monitor.ts';
 import { createMuService } from './mu-service.ts';
-import { httpCuClient, httpSuClient } from './unit-clients.ts';
+import { httpCuClient, httpSuClient } from '../unit-clients.ts';
 
 /** The reference SU and MU take bodies up to 10 MiB. */
 export const MU_MAX_BODY_BYTES = 10 * 1024 * 1024;

@@ -12,7 +12,7 @@ import type { CrankQueue, NewJob } from './crank-queue.ts';
 import { readOutbox, resultJob } from './crank.ts';
 import type { CrankJob } from './crank.ts';
 import type { Monitor } from './monitor.ts';
-import type { CuClient, SuClient } from './unit-clients.ts';
+import type { CuClient, SuClient } from '../unit-clients.ts';
 
 export type MuServiceOptions = {
   /**

@@ -1,10 +1,10 @@
 /**
- * The few SU and CU calls the MU makes (spec ao.md §3.2, §3.3), over fetch. Failures are typed:
+ * The SU and CU calls the other AO units make (spec ao.md §3.2, §3.3), over fetch. Failures are typed:
  * the unit refusing our input is InvalidInputError / NotFoundError (a caller's fault, never
  * retried), the unit being down, slow or answering nonsense is UpstreamError (retried).
  */
-import type { EvalResult, SuProcess } from '../../protocol/ao/types.ts';
-import { ConflictError, InvalidInputError, LevityError, NotFoundError, UpstreamError } from '../../protocol/errors.ts';
+import type { EvalResult, SuMessage, SuPaginatedMessages, SuProcess } from '../protocol/ao/types.ts';
+import { ConflictError, InvalidInputError, LevityError, NotFoundError, UpstreamError } from '../protocol/errors.ts';
 
 export type SuAccepted = { timestamp: number; id: string };
 
@@ -23,6 +23,12 @@ export type SuClient = {
   /** Whether the SU has scheduled this message (or assignment) for the process. */
   hasMessage(messageId: string, processId: string, signal?: AbortSignal): Promise<boolean>;
   info(signal?: AbortSignal): Promise<{ timestamp: string; address: string }>;
+  /** One page of a process's schedule after `from` (exclusive, ms), ascending. */
+  page(processId: string, from: number | undefined, limit: number, signal?: AbortSignal): Promise<SuPaginatedMessages>;
+  /** The slot of a message or assignment id. */
+  slot(processId: string, id: string, signal?: AbortSignal): Promise<SuMessage>;
+  /** The SU's current time; every later slot is stamped after it. */
+  timestamp(processId: string, signal?: AbortSignal): Promise<{ timestamp: number; blockHeight: number }>;
 };
 
 /** One `/results` or `/cron` edge; a cron evaluation has no message id, only this cursor. */
@@ -81,6 +87,25 @@ export function httpSuClient(url: string, options: UnitClientOptions = {}): SuCl
       if (!isRecord(body) || typeof body.address !== 'string') throw nonsense('SU', base, 'no address at GET /');
       return { timestamp: String(body.timestamp), address: body.address };
     },
+    async page(processId, from, limit, signal) {
+      const query = new URLSearchParams({ 'process-id': processId, limit: String(limit) });
+      if (from !== undefined) query.set('from', String(from));
+      const body = await call(`/${encodeURIComponent(processId)}?${query}`, { signal });
+      if (!isRecord(body) || !Array.isArray(body.edges) || !isRecord(body.page_info)) throw nonsense('SU', base, 'a page without edges');
+      return body as SuPaginatedMessages;
+    },
+    async slot(processId, id, signal) {
+      const query = new URLSearchParams({ 'process-id': processId });
+      const body = await call(`/${encodeURIComponent(id)}?${query}`, { signal });
+      if (!isRecord(body) || !isRecord(body.assignment)) throw nonsense('SU', base, 'a slot without an assignment');
+      return body as SuMessage;
+    },
+    async timestamp(processId, signal) {
+      const query = new URLSearchParams({ 'process-id': processId });
+      const body = await call(`/timestamp?${query}`, { signal });
+      if (!isRecord(body)) throw nonsense('SU', base, 'a timestamp that is not an object');
+      return { timestamp: Number(body.timestamp), blockHeight: Number(body.block_height) };
+    },
   };
 }
 
@@ -122,7 +147,7 @@ function requester(unit: 'SU' | 'CU', base: string, timeoutMs: number, fetchImpl
       text = await response.text();
     } catch (error) {
       const reason = timeout.aborted ? `no answer within ${timeoutMs} ms` : 'unreachable';
-      throw new UpstreamError(`MU_${unit}_UNAVAILABLE`, `the ${unit} at ${base} is ${reason}`, { meta, cause: error });
+      throw new UpstreamError(`AO_${unit}_UNAVAILABLE`, `the ${unit} at ${base} is ${reason}`, { meta, cause: error });
     }
     const body = parseJson(text);
     if (response.ok) {
@@ -132,22 +157,22 @@ function requester(unit: 'SU' | 'CU', base: string, timeoutMs: number, fetchImpl
     const said = errorText(body) ?? text.slice(0, 300);
     const details = `${response.status}: ${said}`;
     if (response.status === 404) {
-      throw new NotFoundError(`MU_${unit}_NOT_FOUND`, `the ${unit} does not know ${path.split('?')[0]}`, { details, meta });
+      throw new NotFoundError(`AO_${unit}_NOT_FOUND`, `the ${unit} does not know ${path.split('?')[0]}`, { details, meta });
     }
     if (response.status === 409) {
-      throw new ConflictError(`MU_${unit}_CONFLICT`, `the ${unit} refused the request: ${said}`, { meta: { ...meta, status: 409 } });
+      throw new ConflictError(`AO_${unit}_CONFLICT`, `the ${unit} refused the request: ${said}`, { meta: { ...meta, status: 409 } });
     }
     if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
-      throw new InvalidInputError(`MU_${unit}_REJECTED`, `the ${unit} refused the request: ${said}`, {
+      throw new InvalidInputError(`AO_${unit}_REJECTED`, `the ${unit} refused the request: ${said}`, {
         meta: { ...meta, status: response.status },
       });
     }
-    throw new UpstreamError(`MU_${unit}_FAILED`, `the ${unit} at ${base} failed`, { details, meta: { ...meta, status: response.status } });
+    throw new UpstreamError(`AO_${unit}_FAILED`, `the ${unit} at ${base} failed`, { details, meta: { ...meta, status: response.status } });
   };
 }
 
 function accepted(body: unknown): SuAccepted {
-  if (!isRecord(body) || typeof body.id !== 'string') throw new UpstreamError('MU_SU_FAILED', 'the SU accepted without an id');
+  if (!isRecord(body) || typeof body.id !== 'string') throw new UpstreamError('AO_SU_FAILED', 'the SU accepted without an id');
   return { id: body.id, timestamp: Number(body.timestamp) };
 }
 
@@ -161,7 +186,7 @@ function page(unit: 'CU', base: string, body: unknown): ResultsPage {
 }
 
 function nonsense(unit: string, base: string, what: string): LevityError {
-  return new UpstreamError(`MU_${unit}_FAILED`, `the ${unit} at ${base} answered ${what}`);
+  return new UpstreamError(`AO_${unit}_FAILED`, `the ${unit} at ${base} answered ${what}`);
 }
 
 function parseJson(text: string): unknown {
