@@ -3,6 +3,11 @@ import type { DeployStep } from './deploy-contracts.ts';
 /** What a devnet charges per 256-byte sector stored: small, but enough to exercise the fee path. */
 export const DEVNET_PRICE_PER_SECTOR = 1_000_000_000n;
 
+/** What a DA node stakes at least to join the committee: 1 ether. */
+export const DA_MIN_STAKE = 10n ** 18n;
+/** How many DA nodes hold each cell (capped at the node count on chain). */
+export const DA_REPLICATION = 2;
+
 /**
  * The contracts every Levity chain carries, in deployment order. A step's `args` can read the
  * addresses of the steps before it. Subsystems append their contracts here.
@@ -26,4 +31,5 @@ export const CONTRACT_PLAN: readonly DeployStep[] = [
       await client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
     },
   },
+  { name: 'DataAvailability', args: () => [DA_MIN_STAKE, DA_REPLICATION] },
 ];
