@@ -33,7 +33,7 @@ export function registerNode(program: Command): void {
         cu: loaded.ao.cu ?? joined?.ao?.cu,
         indexer: loaded.ao.indexer ?? joined?.storage?.indexer,
       };
-      const config = { ...loaded, storage: { ...loaded.storage, nodes: 1 }, ao };
+      const config = { ...loaded, storage: { ...loaded.storage, nodes: 1 }, da: { ...loaded.da, nodes: 1 }, ao };
       const log = cliLogger(config);
       for (const warning of warnings) log.warn(warning);
       const lock = await acquireDirLock(config.dataDir);

@@ -22,7 +22,7 @@ export type Devnet = Startable & {
 
 /** The roles `levity up` runs in one process; subsystems add theirs as they land. */
 export function devnetRoles(config: LevityConfig): RoleName[] {
-  const services: RoleName[] = ['storage-node', 'indexer', 'gateway', 'su', 'cu', 'mu'];
+  const services: RoleName[] = ['storage-node', 'indexer', 'gateway', 'su', 'cu', 'mu', 'da-node', 'da-aggregator'];
   return config.chain.rpc ? services : ['chain', ...services];
 }
 
@@ -61,6 +61,7 @@ export function createDevnet(options: CreateDevnetOptions): Devnet {
           },
           ...storageSection(node),
           ...aoSection(node),
+          ...daSection(node),
         };
         await writeJsonFile(manifestPath, manifest);
       } catch (error) {
@@ -100,4 +101,10 @@ function aoSection(node: LevityNode): Pick<Manifest, 'ao'> {
   const { scheduler, authority, modules } = node.ao;
   if (!mu || !su || !cu || !gateway || !scheduler || !authority) return {};
   return { ao: { mu, su, cu, gateway, graphql: `${gateway}/graphql`, modules, scheduler, authority } };
+}
+
+function daSection(node: LevityNode): Pick<Manifest, 'da'> {
+  const aggregator = node.endpoints.find((e) => e.role === 'da-aggregator');
+  if (!aggregator) return {};
+  return { da: { aggregator: aggregator.url, nodes: node.endpoints.filter((e) => e.role === 'da-node').map((e) => e.url) } };
 }

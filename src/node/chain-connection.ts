@@ -14,6 +14,8 @@ export type ChainConnection = {
   wallet: WalletClient<Transport, Chain, Account>;
   /** Accounts to publish in a manifest: all dev accounts, or the one operator key. */
   accounts: DevAccount[];
+  /** A wallet for another key on the same chain (a role that signs as itself). */
+  walletFor(account: Account): WalletClient<Transport, Chain, Account>;
 };
 
 /**
@@ -50,5 +52,6 @@ function connection(transport: Transport, rpc: string, chainId: number, operator
     client: createPublicClient({ chain, transport, pollingInterval: 50 }) as PublicClient,
     wallet: createWalletClient({ chain, transport, account: privateKeyToAccount(operator.privateKey) }),
     accounts,
+    walletFor: (account) => createWalletClient({ chain, transport, account }),
   };
 }

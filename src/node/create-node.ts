@@ -13,6 +13,7 @@ import type { Startable } from '../shared/lifecycle.ts';
 import type { Logger } from '../shared/log.ts';
 import { aoRoles } from './ao-roles.ts';
 import type { AoFacts } from './ao-roles.ts';
+import { daRoles } from './da-roles.ts';
 import { embeddedConnection, externalConnection } from './chain-connection.ts';
 import type { ChainConnection } from './chain-connection.ts';
 
@@ -37,7 +38,7 @@ export type LevityNode = Startable & {
   readonly ao: AoFacts;
 };
 
-const AVAILABLE_ROLES: readonly RoleName[] = ['chain', 'storage-node', 'indexer', 'gateway', 'su', 'cu', 'mu'];
+const AVAILABLE_ROLES: readonly RoleName[] = ['chain', 'storage-node', 'indexer', 'gateway', 'su', 'cu', 'mu', 'da-node', 'da-aggregator'];
 
 function checkOptions({ roles, config }: CreateNodeOptions): void {
   const embedsChain = roles.includes('chain');
@@ -151,6 +152,17 @@ export function createNode(options: CreateNodeOptions): LevityNode {
     for (const part of ao.parts) services.add(part);
     endpoints.push(...ao.endpoints);
     aoFacts = ao.facts;
+    const da = daRoles({
+      roles,
+      config,
+      log,
+      chain,
+      contract: contracts.DataAvailability,
+      // The second-to-last dev account signs certificates (the last pays for the gateway's storage).
+      aggregatorKey: chain.accounts[Math.max(0, chain.accounts.length - 2)]!.privateKey as Hex,
+    });
+    for (const part of da.parts) services.add(part);
+    endpoints.push(...da.endpoints);
     await run(services);
     return endpoints.map((endpoint) => endpoint());
   }

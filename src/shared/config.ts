@@ -46,6 +46,18 @@ export const configSchema = z.strictObject({
     /** How long the CU's /result waits for an evaluation before answering with an error. */
     resultTimeoutMs: z.int().min(100).max(600_000),
   }),
+  da: z.strictObject({
+    /** DA nodes `levity up` runs, each with its own BLS key, stake and data dir. */
+    nodes: z.int().min(0).max(32),
+    /** The aggregator to submit through, when this node runs none. */
+    aggregator: z.url().optional(),
+    /** Largest payload the aggregator accepts, in bytes. */
+    maxPayloadBytes: z.int().min(1).max(256 * 1024 * 1024),
+    /** Encoder worker threads; 0 means one per core. */
+    encoderThreads: z.int().min(0).max(64),
+    /** What each devnet DA node stakes when it registers, in ether. */
+    stakeEth: z.int().positive(),
+  }),
 });
 
 export type LevityConfig = z.infer<typeof configSchema>;
@@ -66,6 +78,7 @@ export const defaultConfig: LevityConfig = {
   },
   storage: { nodes: 2, syncPollMs: 100 },
   ao: { cronPollMs: 1000, maxLiveProcesses: 64, resultTimeoutMs: 60_000 },
+  da: { nodes: 4, maxPayloadBytes: 16 * 1024 * 1024, encoderThreads: 0, stakeEth: 32 },
 };
 
 export type LoadConfigOptions = {
