@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerAo } from './ao.ts';
 import { registerAos } from './aos.ts';
+import { registerDa } from './da.ts';
 import { EXIT_USAGE, exitCodeFor } from './common.ts';
 import { registerNode } from './node.ts';
 import { registerStatus } from './status.ts';
@@ -25,6 +26,7 @@ registerNode(program);
 registerStorage(program);
 registerAo(program);
 registerAos(program);
+registerDa(program);
 
 try {
   await program.parseAsync(process.argv);

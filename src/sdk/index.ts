@@ -30,3 +30,4 @@ export type {
   ShardedNode,
 } from './storage/index.ts';
 export * from './ao/index.ts';
+export * from './da/index.ts';
