@@ -114,7 +114,21 @@ describe('levity up: the embedded devnet chain', () => {
     assert.equal(status.code, 0, status.stderr);
     const report = JSON.parse(status.stdout) as { healthy: boolean; endpoints: { role: string; ok: boolean }[] };
     assert.equal(report.healthy, true);
-    assert.deepEqual(report.endpoints.map((e) => e.role), ['chain', 'indexer', 'storage-node', 'storage-node', 'gateway', 'mu', 'su', 'cu']);
+    assert.deepEqual(report.endpoints.map((e) => e.role), [
+      'chain',
+      'indexer',
+      'storage-node',
+      'storage-node',
+      'gateway',
+      'mu',
+      'su',
+      'cu',
+      'da-aggregator',
+      'da-node',
+      'da-node',
+      'da-node',
+      'da-node',
+    ]);
   });
 
   it('stops cleanly on SIGTERM within 5 s', async () => {
