@@ -8,6 +8,9 @@ export const DA_MIN_STAKE = 10n ** 18n;
 /** How many DA nodes hold each cell (capped at the node count on chain). */
 export const DA_REPLICATION = 2;
 
+/** Seconds a serving refund waits before it can be claimed: a provider settles well within it. */
+export const SERVING_LOCK_TIME = 60n;
+
 /**
  * The contracts every Levity chain carries, in deployment order. A step's `args` can read the
  * addresses of the steps before it. Subsystems append their contracts here.
@@ -32,4 +35,6 @@ export const CONTRACT_PLAN: readonly DeployStep[] = [
     },
   },
   { name: 'DataAvailability', args: () => [DA_MIN_STAKE, DA_REPLICATION] },
+  { name: 'ServiceRegistry' },
+  { name: 'ServingLedger', args: () => [SERVING_LOCK_TIME] },
 ];
