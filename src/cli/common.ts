@@ -18,6 +18,8 @@ export type NodeFlags = {
   chainKey?: string;
   logLevel?: string;
   config?: string;
+  model?: string;
+  upstream?: string;
 };
 
 /** Flags shared by commands that start nodes; each maps onto one config key. */
@@ -29,7 +31,9 @@ export function addNodeFlags(command: Command): Command {
     .option('--chain-rpc <url>', 'use this EVM JSON-RPC endpoint instead of the embedded chain')
     .option('--chain-key <hex>', 'private key that deploys and registers on --chain-rpc')
     .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent')
-    .option('--config <file>', 'config file (default ./levity.config.json if present)');
+    .option('--config <file>', 'config file (default ./levity.config.json if present)')
+    .option('--model <path.gguf>', 'the GGUF model the provider serves (default: a generated tiny random model)')
+    .option('--upstream <url>', 'the provider proxies this OpenAI-compatible API instead of running a model');
 }
 
 export function configFromFlags(flags: NodeFlags): { config: LevityConfig; warnings: string[] } {
@@ -39,6 +43,7 @@ export function configFromFlags(flags: NodeFlags): { config: LevityConfig; warni
     host: flags.host,
     log: { level: flags.logLevel as LevityConfig['log']['level'] | undefined },
     chain: { rpc: flags.chainRpc, key: flags.chainKey },
+    serving: { model: flags.model, upstream: flags.upstream },
   };
   return loadConfig({ cwd: process.cwd(), flags: layer, configFile: flags.config });
 }

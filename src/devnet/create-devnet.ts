@@ -22,7 +22,7 @@ export type Devnet = Startable & {
 
 /** The roles `levity up` runs in one process; subsystems add theirs as they land. */
 export function devnetRoles(config: LevityConfig): RoleName[] {
-  const services: RoleName[] = ['storage-node', 'indexer', 'gateway', 'su', 'cu', 'mu', 'da-node', 'da-aggregator'];
+  const services: RoleName[] = ['storage-node', 'indexer', 'gateway', 'su', 'cu', 'mu', 'da-node', 'da-aggregator', 'provider'];
   return config.chain.rpc ? services : ['chain', ...services];
 }
 
@@ -62,6 +62,7 @@ export function createDevnet(options: CreateDevnetOptions): Devnet {
           ...storageSection(node),
           ...aoSection(node),
           ...daSection(node),
+          ...servingSection(node),
         };
         await writeJsonFile(manifestPath, manifest);
       } catch (error) {
@@ -107,4 +108,9 @@ function daSection(node: LevityNode): Pick<Manifest, 'da'> {
   const aggregator = node.endpoints.find((e) => e.role === 'da-aggregator');
   if (!aggregator) return {};
   return { da: { aggregator: aggregator.url, nodes: node.endpoints.filter((e) => e.role === 'da-node').map((e) => e.url) } };
+}
+
+function servingSection(node: LevityNode): Pick<Manifest, 'serving'> {
+  if (node.serving.providers.length === 0) return {};
+  return { serving: { providers: node.serving.providers.map((p) => ({ ...p })) } };
 }

@@ -17,6 +17,7 @@ export function formatDevnet(manifest: Manifest, manifestPath: string, options: 
     ['chainId', String(manifest.chain.chainId)],
     ...Object.entries(manifest.chain.contracts),
     ...aoFacts(manifest),
+    ...(manifest.serving?.providers ?? []).map((p): [string, string] => [`provider (${p.model})`, p.address]),
     ['manifest', manifestPath],
   ];
   const factWidth = Math.max(...facts.map(([name]) => name.length));

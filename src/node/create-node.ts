@@ -14,6 +14,8 @@ import type { Logger } from '../shared/log.ts';
 import { aoRoles } from './ao-roles.ts';
 import type { AoFacts } from './ao-roles.ts';
 import { daRoles } from './da-roles.ts';
+import { servingRoles } from './serving-roles.ts';
+import type { ServingFacts } from './serving-roles.ts';
 import { embeddedConnection, externalConnection } from './chain-connection.ts';
 import type { ChainConnection } from './chain-connection.ts';
 
@@ -36,9 +38,11 @@ export type LevityNode = Startable & {
   readonly embeddedChain: EmbeddedChain | undefined;
   /** What the AO roles published: module ids, the SU and MU addresses. */
   readonly ao: AoFacts;
+  /** The providers this node runs: their addresses, URLs and models. */
+  readonly serving: ServingFacts;
 };
 
-const AVAILABLE_ROLES: readonly RoleName[] = ['chain', 'storage-node', 'indexer', 'gateway', 'su', 'cu', 'mu', 'da-node', 'da-aggregator'];
+const AVAILABLE_ROLES: readonly RoleName[] = ['chain', 'storage-node', 'indexer', 'gateway', 'su', 'cu', 'mu', 'da-node', 'da-aggregator', 'provider'];
 
 function checkOptions({ roles, config }: CreateNodeOptions): void {
   const embedsChain = roles.includes('chain');
@@ -84,6 +88,7 @@ export function createNode(options: CreateNodeOptions): LevityNode {
     for (const part of started.splice(0).reverse()) await part.stop();
   };
   let aoFacts: AoFacts = { modules: {} };
+  let servingFacts: ServingFacts = { providers: [] };
   let state: { chain: ChainConnection; contracts: Record<string, Address>; endpoints: NodeEndpoint[] } | undefined;
   const need = () => {
     if (!state) throw new LevityError('NODE_NOT_STARTED', 'the node is not started');
@@ -163,6 +168,18 @@ export function createNode(options: CreateNodeOptions): LevityNode {
     });
     for (const part of da.parts) services.add(part);
     endpoints.push(...da.endpoints);
+    const serving = servingRoles({
+      roles,
+      config,
+      log,
+      chain,
+      contracts,
+      // The third-to-last dev account is the devnet provider; an external chain's operator key serves there.
+      providerKey: chain.accounts[Math.max(0, chain.accounts.length - 3)]!.privateKey as Hex,
+    });
+    for (const part of serving.parts) services.add(part);
+    endpoints.push(...serving.endpoints);
+    servingFacts = serving.facts;
     await run(services);
     return endpoints.map((endpoint) => endpoint());
   }
@@ -182,6 +199,9 @@ export function createNode(options: CreateNodeOptions): LevityNode {
     },
     get ao() {
       return aoFacts;
+    },
+    get serving() {
+      return servingFacts;
     },
 
     async start() {

@@ -58,6 +58,21 @@ export const configSchema = z.strictObject({
     /** What each devnet DA node stakes when it registers, in ether. */
     stakeEth: z.int().positive(),
   }),
+  serving: z.strictObject({
+    /** Providers `levity up` runs (0 or 1; more run as `levity node --role provider`). */
+    providers: z.int().min(0).max(1),
+    /** A GGUF model to serve; without it and without `upstream` the devnet generates a tiny random one. */
+    model: z.string().min(1).optional(),
+    /** An OpenAI-compatible upstream to proxy instead of running a model. */
+    upstream: z.url().optional(),
+    /** Prices in wei per token. */
+    inputPricePerToken: z.string().regex(/^\d+$/, 'expected a whole number of wei'),
+    outputPricePerToken: z.string().regex(/^\d+$/, 'expected a whole number of wei'),
+    /** How often the provider settles its latest receipts on chain (and always at shutdown). */
+    settleIntervalMs: z.int().min(100).max(86_400_000),
+    /** max_tokens when a request names none. */
+    defaultMaxTokens: z.int().min(1).max(32_768),
+  }),
 });
 
 export type LevityConfig = z.infer<typeof configSchema>;
@@ -79,6 +94,13 @@ export const defaultConfig: LevityConfig = {
   storage: { nodes: 2, syncPollMs: 100 },
   ao: { cronPollMs: 1000, maxLiveProcesses: 64, resultTimeoutMs: 60_000 },
   da: { nodes: 4, maxPayloadBytes: 16 * 1024 * 1024, encoderThreads: 0, stakeEth: 32 },
+  serving: {
+    providers: 1,
+    inputPricePerToken: '1000000000',
+    outputPricePerToken: '2000000000',
+    settleIntervalMs: 30_000,
+    defaultMaxTokens: 128,
+  },
 };
 
 export type LoadConfigOptions = {

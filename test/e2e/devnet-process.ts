@@ -98,8 +98,11 @@ export type RunningNode = {
 };
 
 /** Starts `levity node ...args --json` and waits for the endpoints it prints once ready. */
-export async function startNode(args: string[], timeoutMs = 60_000): Promise<RunningNode> {
-  const child = spawn(process.execPath, [CLI, 'node', ...args, '--json', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startNode(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<RunningNode> {
+  const child = spawn(process.execPath, [CLI, 'node', ...args, '--json', '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
