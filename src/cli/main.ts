@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAo } from './ao.ts';
 import { registerAos } from './aos.ts';
 import { registerDa } from './da.ts';
+import { registerServing } from './serving.ts';
 import { EXIT_USAGE, exitCodeFor } from './common.ts';
 import { registerNode } from './node.ts';
 import { registerStatus } from './status.ts';
@@ -27,6 +28,7 @@ registerStorage(program);
 registerAo(program);
 registerAos(program);
 registerDa(program);
+registerServing(program);
 
 try {
   await program.parseAsync(process.argv);

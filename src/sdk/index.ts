@@ -31,3 +31,4 @@ export type {
 } from './storage/index.ts';
 export * from './ao/index.ts';
 export * from './da/index.ts';
+export * from './serving/index.ts';

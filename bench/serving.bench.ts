@@ -1,0 +1,123 @@
+/**
+ * Serving: the latency the provider's billing broker adds to a request (verify the receipt,
+ * check the allowance, store it durably, forward, count, sign the response, store the usage)
+ * against calling the same backend directly; and the gas of settling one receipt that covers
+ * 1 request vs 1,000. The backend is a minimal OpenAI-compatible server that answers at once, so
+ * the difference is the broker alone.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseEther } from 'viem';
+import type { LocalAccount } from 'viem';
+import { startTestEvm } from '../src/chain/test-evm.ts';
+import { createProvider, createProxyBackend } from '../src/serving/index.ts';
+import { receiptSigner, startServingFixture } from '../src/serving/provider/testing.ts';
+import { report } from './report.ts';
+
+const REQUESTS = Number(process.env.BENCH_SERVING_REQUESTS ?? 1000);
+const PRICES = { inputPricePerToken: 1_000_000_000n, outputPricePerToken: 2_000_000_000n };
+
+/** An upstream that answers every chat request at once with a fixed reply and its usage. */
+async function startUpstream() {
+  const reply = JSON.stringify({
+    id: 'chatcmpl-bench',
+    object: 'chat.completion',
+    created: 0,
+    model: 'bench',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 8, completion_tokens: 1, total_tokens: 9 },
+  });
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url === '/v1/models') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: 'bench', object: 'model' }] }));
+      } else if (req.url === '/tokenize') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ count: 8 }));
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(reply);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+const body = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'hello there' }], max_tokens: 4 });
+
+async function timed(url: string, headers: (i: number) => Record<string, string>, count: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    const response = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers(i) }, body });
+    await response.arrayBuffer();
+    if (!response.ok) throw new Error(`request ${i} answered ${response.status}`);
+    times.push(performance.now() - start);
+  }
+  return times;
+}
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+
+async function main(): Promise<void> {
+  const upstream = await startUpstream();
+  const fixture = await startServingFixture(await startTestEvm());
+  const backend = await createProxyBackend({ upstream: upstream.url });
+  const [, providerAccount, userA, userB] = fixture.evm.accounts as LocalAccount[];
+  const provider = createProvider({
+    dataDir: `${fixture.dir}/provider`,
+    host: '127.0.0.1',
+    port: 0,
+    log: fixture.log,
+    client: fixture.evm.publicClient,
+    wallet: fixture.evm.wallet(providerAccount!),
+    chainId: fixture.domain.chainId as number,
+    registry: fixture.registry,
+    ledger: fixture.ledger,
+    backend,
+    service: { name: 'chat', ...PRICES },
+    settleIntervalMs: 0,
+  });
+  await provider.start();
+  try {
+    for (const user of [userA!, userB!]) {
+      await fixture.ledgerTx(user, 'deposit', [], parseEther('1'));
+      await fixture.ledgerTx(user, 'fund', [provider.address, parseEther('1')]);
+    }
+    // Receipts are signed before the clock starts: signing is the client's cost, not the broker's.
+    const worst = 8n * PRICES.inputPricePerToken + 4n * PRICES.outputPricePerToken;
+    const signerB = receiptSigner(userB!, provider.address, fixture.domain);
+    const headersB = await Promise.all(Array.from({ length: REQUESTS }, (_, i) => signerB.headers(worst * BigInt(i + 1) * 4n)));
+
+    await timed(upstream.url, () => ({}), 200); // warm-up
+    const direct = (await timed(upstream.url, () => ({}), REQUESTS)).sort((a, b) => a - b);
+    const brokered = (await timed(provider.url, (i) => headersB[i]!, REQUESTS)).sort((a, b) => a - b);
+    const added = { p50: quantile(brokered, 0.5) - quantile(direct, 0.5), p99: quantile(brokered, 0.99) - quantile(direct, 0.99) };
+    report({ bench: 'serving', name: 'backend called directly, p50', value: quantile(direct, 0.5), unit: 'ms', note: `${REQUESTS} sequential chat requests` });
+    report({ bench: 'serving', name: 'through the billing broker, p50', value: quantile(brokered, 0.5), unit: 'ms', note: `p99 ${quantile(brokered, 0.99).toFixed(2)} ms` });
+    report({ bench: 'serving', name: 'broker added latency, p50', value: added.p50, unit: 'ms', target: '≤ 1 ms' });
+    report({ bench: 'serving', name: 'broker added latency, p99', value: added.p99, unit: 'ms' });
+
+    // One request for user A; then settle both: A's receipt covers 1 request, B's covers 1,000.
+    const signerA = receiptSigner(userA!, provider.address, fixture.domain);
+    // A non-zero nonce, as B's last one is, so both settles write the same storage slots.
+    const headersA = await signerA.headers(worst * 4n, { nonce: 1n });
+    await timed(provider.url, () => headersA, 1);
+    const results = await provider.settle();
+    const gasOf = async (user: string) => {
+      const result = results.find((r) => r.user.toLowerCase() === user.toLowerCase());
+      if (!result?.tx) throw new Error(`no settlement for ${user}`);
+      return (await fixture.evm.publicClient.getTransactionReceipt({ hash: result.tx })).gasUsed;
+    };
+    const [gasOne, gasMany] = [await gasOf(userA!.address), await gasOf(userB!.address)];
+    report({ bench: 'serving', name: 'settlement gas, receipt for 1 request', value: Number(gasOne), unit: 'gas' });
+    report({ bench: 'serving', name: `settlement gas, receipt for ${REQUESTS} requests`, value: Number(gasMany), unit: 'gas', target: 'equal to 1 request', note: 'differs only by calldata bytes of the amounts' });
+  } finally {
+    await provider.stop();
+    await backend.close();
+    await fixture.close();
+    await upstream.close();
+  }
+}
+
+await main();
