@@ -76,3 +76,20 @@ function oneLine(error: unknown): string {
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
 }
+
+/** A commander parser for flags that take a whole number ≥ 1. */
+export function positiveInt(flag: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+      throw new InvalidInputError('CLI_INVALID_ARGUMENT', `${flag} must be a whole number ≥ 1, not "${value}"`);
+    }
+    return n;
+  };
+}
+
+/** Prints label/value rows with the values aligned. */
+export function lines(rows: Array<[string, string]>): void {
+  const width = Math.max(...rows.map(([label]) => label.length));
+  process.stdout.write(`${rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n`);
+}

@@ -7,7 +7,7 @@ import { blobStatus, DaClientErrorCode, retrieveBlob, sampleBlob, submitBlob, wa
 import type { BlobStatus } from '../sdk/da/index.ts';
 import { DEFAULT_DEVNET_DIR, readManifest } from '../sdk/index.ts';
 import type { Manifest } from '../sdk/index.ts';
-import { printJson } from './common.ts';
+import { printJson, positiveInt, lines } from './common.ts';
 import { progressBar } from './progress.ts';
 
 type DaFlags = { devnet: string; aggregator?: string; rpc?: string; contract?: string; json?: boolean };
@@ -185,17 +185,4 @@ async function writeNew(out: string, bytes: Uint8Array): Promise<void> {
   await rename(partial, out);
 }
 
-function positiveInt(flag: string): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-      throw new InvalidInputError('CLI_INVALID_ARGUMENT', `${flag} must be a whole number ≥ 1, not "${value}"`);
-    }
-    return n;
-  };
-}
 
-function lines(rows: Array<[string, string]>): void {
-  const width = Math.max(...rows.map(([label]) => label.length));
-  process.stdout.write(`${rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n`);
-}

@@ -6,7 +6,7 @@ import { DEFAULT_DEVNET_DIR, readManifest } from '../sdk/index.ts';
 import type { Manifest } from '../sdk/index.ts';
 import { chat, servingClient, ServingLedgerErrorCode } from '../sdk/serving/index.ts';
 import type { ServingClient } from '../sdk/serving/index.ts';
-import { printJson } from './common.ts';
+import { printJson, positiveInt, lines } from './common.ts';
 
 type Flags = { devnet: string; rpc?: string; key?: string; ledger?: string; registry?: string; json?: boolean };
 type ProviderFlags = Flags & { provider?: string };
@@ -248,17 +248,4 @@ const secondsUntil = (unix: bigint, now: bigint): string => (unix > now ? `about
 const eth = (wei: bigint): string => `${formatEther(wei)} ETH`;
 const when = (unix: bigint): string => new Date(Number(unix) * 1000).toISOString();
 
-function positiveInt(flag: string): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-      throw new InvalidInputError('CLI_INVALID_ARGUMENT', `${flag} must be a whole number ≥ 1, not "${value}"`);
-    }
-    return n;
-  };
-}
 
-function lines(rows: Array<[string, string]>): void {
-  const width = Math.max(...rows.map(([label]) => label.length));
-  process.stdout.write(`${rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n`);
-}

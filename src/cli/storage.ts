@@ -4,7 +4,7 @@ import type { Hex } from 'viem';
 import { InvalidInputError } from '../protocol/errors.ts';
 import { DEFAULT_DEVNET_DIR, downloadFile, fileInfo, readManifest, uploadFile } from '../sdk/index.ts';
 import type { Manifest } from '../sdk/index.ts';
-import { printJson } from './common.ts';
+import { printJson, positiveInt, lines } from './common.ts';
 import { progressBar } from './progress.ts';
 
 type EndpointFlags = { devnet: string; indexer?: string; rpc?: string; json?: boolean };
@@ -112,17 +112,4 @@ function defaultKey(manifest: Manifest | undefined): string {
   return account.privateKey;
 }
 
-function positiveInt(flag: string): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-      throw new InvalidInputError('CLI_INVALID_ARGUMENT', `${flag} must be a whole number ≥ 1, not "${value}"`);
-    }
-    return n;
-  };
-}
 
-function lines(rows: Array<[string, string]>): void {
-  const width = Math.max(...rows.map(([label]) => label.length));
-  process.stdout.write(`${rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n`);
-}

@@ -1,29 +1,10 @@
-import { getAddress, hexToBytes } from 'viem';
-import type { Address, Hex, PublicClient } from 'viem';
-import { g1FromEip2537 } from '../../protocol/da/bls-eip2537.ts';
-import { daContractAbi } from '../../protocol/da/da-contract-abi.ts';
+import type { Address, PublicClient } from 'viem';
 import type { Committee } from '../../protocol/da/types.ts';
+import { readCommittee } from '../../sdk/da/committee.ts';
 
-type CommitteeResult = readonly [bigint, number, readonly Address[], readonly string[], readonly bigint[], readonly Hex[]];
-
-/** The contract's current committee, keys decompressed to 48 bytes, replication capped at n. */
-export async function readCommitteeFromChain(client: PublicClient, contract: Address): Promise<Committee> {
-  const [epoch, replication, nodes, urls, stakes, publicKeys] = (await client.readContract({
-    address: contract,
-    abi: daContractAbi,
-    functionName: 'committee',
-  })) as unknown as CommitteeResult;
-  return {
-    epoch,
-    replication: Math.min(Number(replication), nodes.length),
-    members: nodes.map((address, index) => ({
-      index,
-      address: getAddress(address),
-      url: urls[index] ?? '',
-      stake: stakes[index] ?? 0n,
-      publicKey: g1FromEip2537(hexToBytes(publicKeys[index] ?? '0x')),
-    })),
-  };
+/** The contract's current committee, read the way any client reads it. */
+export function readCommitteeFromChain(client: PublicClient, contract: Address): Promise<Committee> {
+  return readCommittee({ client, contract });
 }
 
 export type CommitteeCache = {

@@ -3,7 +3,7 @@ import type { Account, Address, Chain, LocalAccount, PublicClient, Transport, Wa
 import { blsSign } from '../../protocol/da/bls.ts';
 import { g1ToEip2537, g2ToEip2537 } from '../../protocol/da/bls-eip2537.ts';
 import { popMessage } from '../../protocol/da/certificate.ts';
-import { daContractAbi } from '../../protocol/da/da-contract-abi.ts';
+import { dataAvailabilityAbi } from '../../protocol/da/da-contract-abi.ts';
 import type { Committee, DaDomain } from '../../protocol/da/types.ts';
 import { LevityError } from '../../protocol/errors.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -49,7 +49,7 @@ export async function ensureRegistered(options: EnsureRegisteredOptions): Promis
   const pop = blsSign(bls.secretKey, popMessage(domain, account.address, publicKey));
   const hash = await wallet.writeContract({
     address: domain.contract,
-    abi: daContractAbi,
+    abi: dataAvailabilityAbi,
     functionName: 'register',
     args: [options.url, bytesToHex(publicKey), bytesToHex(g2ToEip2537(pop))],
     value: options.stakeWei,

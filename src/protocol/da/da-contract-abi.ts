@@ -139,10 +139,6 @@ export const dataAvailabilityAbi = [
   { type: 'error', name: 'PrecompileFailed', inputs: [{ name: 'precompile', type: 'address' }] },
 ] as const;
 
-// Other DA helpers, written in parallel, import the ABI under these names; the lead keeps one.
-export const daContractAbi = dataAvailabilityAbi;
-export const DA_CONTRACT_ABI = dataAvailabilityAbi;
-
 /** The certificate struct as viem encodes it for `submitCertificate`. */
 export type DaCertificateArgs = {
   epoch: bigint;
