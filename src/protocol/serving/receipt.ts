@@ -6,8 +6,10 @@
  * v of 27 or 28); `recoverReceiptSigner` applies the same rule, so a provider never accepts a
  * receipt the ledger would reject.
  */
-import { getAddress, hashTypedData, hexToBigInt, isAddress, isHex, recoverAddress, size, slice } from 'viem';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { bytesToHex, getAddress, hexToBigInt, hexToBytes, isAddress, isHex, keccak256, numberToBytes, size, slice, stringToBytes } from 'viem';
 import type { Address, Hex, LocalAccount } from 'viem';
+import { publicKeyToAddress } from 'viem/accounts';
 import { InvalidInputError } from '../errors.ts';
 
 export const RECEIPT_DOMAIN_NAME = 'Levity Serving';
@@ -57,10 +59,53 @@ export function receiptTypedData(domain: ReceiptDomain, receipt: Receipt) {
   } as const;
 }
 
+const DOMAIN_TYPEHASH = keccak256(stringToBytes('EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)'), 'bytes');
+const RECEIPT_TYPEHASH = keccak256(stringToBytes('Receipt(address user,address provider,uint256 cumulativeAmount,uint256 nonce)'), 'bytes');
+const NAME_HASH = keccak256(stringToBytes(RECEIPT_DOMAIN_NAME), 'bytes');
+const VERSION_HASH = keccak256(stringToBytes(RECEIPT_DOMAIN_VERSION), 'bytes');
+
+/**
+ * The EIP-712 domain separator of `domain`. Receipts have one fixed shape, so their digest is
+ * encoded directly (a provider hashes one per request) rather than through a generic typed-data
+ * encoder; the tests hold it to the contract's type strings and to viem's hashTypedData.
+ */
+export function receiptDomainSeparator(domain: ReceiptDomain): Uint8Array {
+  const chainId = BigInt(domain.chainId);
+  if (chainId < 0n || chainId > UINT256_MAX) {
+    throw new InvalidInputError('SERVING_RECEIPT_INVALID', 'Receipt domain chainId is not a uint256', { meta: { chainId: chainId.toString() } });
+  }
+  if (!isAddress(domain.verifyingContract, { strict: false })) {
+    throw new InvalidInputError('SERVING_RECEIPT_INVALID', 'Receipt domain verifyingContract is not an address', { meta: { value: String(domain.verifyingContract) } });
+  }
+  const words = new Uint8Array(5 * 32);
+  words.set(DOMAIN_TYPEHASH, 0);
+  words.set(NAME_HASH, 32);
+  words.set(VERSION_HASH, 64);
+  words.set(word(chainId), 96);
+  words.set(addressWord(domain.verifyingContract), 128);
+  return keccak256(words, 'bytes');
+}
+
+/** The digest of `receipt` under a separator from receiptDomainSeparator, as bytes. */
+export function receiptDigestBytes(separator: Uint8Array, receipt: Receipt): Uint8Array {
+  assertReceipt(receipt);
+  const struct = new Uint8Array(5 * 32);
+  struct.set(RECEIPT_TYPEHASH, 0);
+  struct.set(addressWord(receipt.user), 32);
+  struct.set(addressWord(receipt.provider), 64);
+  struct.set(word(receipt.cumulativeAmount), 96);
+  struct.set(word(receipt.nonce), 128);
+  const message = new Uint8Array(2 + 32 + 32);
+  message[0] = 0x19;
+  message[1] = 0x01;
+  message.set(separator, 2);
+  message.set(keccak256(struct, 'bytes'), 34);
+  return keccak256(message, 'bytes');
+}
+
 /** The EIP-712 digest the user signs and the ledger recovers from. */
 export function receiptDigest(domain: ReceiptDomain, receipt: Receipt): Hex {
-  assertReceipt(receipt);
-  return hashTypedData(receiptTypedData(domain, receipt));
+  return bytesToHex(receiptDigestBytes(receiptDomainSeparator(domain), receipt));
 }
 
 export async function signReceipt(account: LocalAccount, domain: ReceiptDomain, receipt: Receipt): Promise<Hex> {
@@ -74,14 +119,42 @@ export async function signReceipt(account: LocalAccount, domain: ReceiptDomain, 
  * callers still compare the result with `receipt.user`.
  */
 export async function recoverReceiptSigner(domain: ReceiptDomain, receipt: Receipt, signature: Hex): Promise<Address> {
+  const parsed = parseReceiptSignature(signature);
+  const key = recoverSignerKey(receiptDigestBytes(receiptDomainSeparator(domain), receipt), parsed);
+  return signerAddress(key);
+}
+
+/** A canonical receipt signature's parts; v is kept as the recovery bit (0 for 27, 1 for 28). */
+export type ReceiptSignature = { r: bigint; s: bigint; recovery: 0 | 1 };
+
+/** Splits a signature the ledger would accept; throws SERVING_BAD_SIGNATURE (as recoverReceiptSigner does) for any other. */
+export function parseReceiptSignature(signature: Hex): ReceiptSignature {
   const problem = signatureProblem(signature);
   if (problem) throw badSignature(problem);
-  const digest = receiptDigest(domain, receipt);
+  return {
+    r: hexToBigInt(slice(signature, 0, 32)),
+    s: hexToBigInt(slice(signature, 32, 64)),
+    recovery: signature.slice(130, 132) === '1c' ? 1 : 0,
+  };
+}
+
+/** The public key ecrecover gives for this digest and signature; throws SERVING_BAD_SIGNATURE when none does. */
+export function recoverSignerKey(digest: Uint8Array, signature: ReceiptSignature): SignerKey {
   try {
-    return await recoverAddress({ hash: digest, signature });
+    const key = new secp256k1.Signature(signature.r, signature.s, signature.recovery).recoverPublicKey(digest);
+    key.assertValidity();
+    return key;
   } catch (cause) {
     throw badSignature('no public key recovers from it', cause);
   }
+}
+
+/** A secp256k1 public key as a curve point. */
+export type SignerKey = ReturnType<typeof secp256k1.Point.fromBytes>;
+
+/** The Ethereum address of a public key (checksummed). */
+export function signerAddress(key: SignerKey): Address {
+  return publicKeyToAddress(bytesToHex(key.toBytes(false)));
 }
 
 /** Whether `signature` is `receipt.user`'s canonical signature of `receipt`; never throws for a bad signature. */
@@ -123,6 +196,16 @@ export function assertReceipt(receipt: Receipt): void {
       });
     }
   }
+}
+
+function word(value: bigint): Uint8Array {
+  return numberToBytes(value, { size: 32 });
+}
+
+function addressWord(address: Address): Uint8Array {
+  const out = new Uint8Array(32);
+  out.set(hexToBytes(address), 12);
+  return out;
 }
 
 function badSignature(details: string, cause?: unknown): InvalidInputError {

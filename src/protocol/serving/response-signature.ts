@@ -5,7 +5,7 @@
  * keccak256(abi.encode(RESPONSE_DOMAIN, provider, user, nonce, keccak(id), keccak(model),
  * promptTokens, completionTokens, cost, spentAfter, keccak(utf8 content))).
  */
-import { encodeAbiParameters, getAddress, isAddressEqual, keccak256, recoverMessageAddress, stringToBytes } from 'viem';
+import { bytesToHex, getAddress, hexToBytes, isAddressEqual, keccak256, numberToBytes, recoverMessageAddress, stringToBytes } from 'viem';
 import type { Address, Hex, LocalAccount } from 'viem';
 import { InvalidInputError } from '../errors.ts';
 import { signatureProblem } from './receipt.ts';
@@ -35,37 +35,27 @@ export type ResponseMessage = {
 
 const UINT256_MAX = 2n ** 256n - 1n;
 
-const RESPONSE_PARAMETERS = [
-  { type: 'bytes32' },
-  { type: 'address' },
-  { type: 'address' },
-  { type: 'uint256' },
-  { type: 'bytes32' },
-  { type: 'bytes32' },
-  { type: 'uint256' },
-  { type: 'uint256' },
-  { type: 'uint256' },
-  { type: 'uint256' },
-  { type: 'bytes32' },
-] as const;
+const RESPONSE_DOMAIN_BYTES = hexToBytes(RESPONSE_DOMAIN);
 
-/** The 32-byte digest the provider personal_signs. */
+/**
+ * The 32-byte digest the provider personal_signs. Every field is one static 32-byte word, so the
+ * abi.encode is written out directly (a provider signs once per response); the tests hold it to
+ * viem's encodeAbiParameters.
+ */
 export function responseDigest(message: ResponseMessage): Hex {
-  return keccak256(
-    encodeAbiParameters(RESPONSE_PARAMETERS, [
-      RESPONSE_DOMAIN,
-      address(message.provider, 'provider'),
-      address(message.user, 'user'),
-      uint256(message.nonce, 'nonce'),
-      keccak256(stringToBytes(message.id)),
-      keccak256(stringToBytes(message.model)),
-      uint256(message.promptTokens, 'promptTokens'),
-      uint256(message.completionTokens, 'completionTokens'),
-      uint256(message.cost, 'cost'),
-      uint256(message.spentAfter, 'spentAfter'),
-      keccak256(stringToBytes(message.content)),
-    ]),
-  );
+  const words = new Uint8Array(11 * 32);
+  words.set(RESPONSE_DOMAIN_BYTES, 0);
+  words.set(hexToBytes(address(message.provider, 'provider')), 32 + 12);
+  words.set(hexToBytes(address(message.user, 'user')), 64 + 12);
+  words.set(numberToBytes(uint256(message.nonce, 'nonce'), { size: 32 }), 96);
+  words.set(keccak256(stringToBytes(message.id), 'bytes'), 128);
+  words.set(keccak256(stringToBytes(message.model), 'bytes'), 160);
+  words.set(numberToBytes(uint256(message.promptTokens, 'promptTokens'), { size: 32 }), 192);
+  words.set(numberToBytes(uint256(message.completionTokens, 'completionTokens'), { size: 32 }), 224);
+  words.set(numberToBytes(uint256(message.cost, 'cost'), { size: 32 }), 256);
+  words.set(numberToBytes(uint256(message.spentAfter, 'spentAfter'), { size: 32 }), 288);
+  words.set(keccak256(stringToBytes(message.content), 'bytes'), 320);
+  return bytesToHex(keccak256(words, 'bytes'));
 }
 
 export async function signResponse(account: LocalAccount, message: ResponseMessage): Promise<Hex> {

@@ -127,6 +127,19 @@ test('plain completions go to /v1/completions, streaming or not', async () => {
 
 test('prompt tokens come from the upstream /tokenize, else from a UTF-8 upper bound', async () => {
   assert.equal(await backend.countPromptTokens(chat), JSON.stringify(chat.messages).length);
+  // The same request again is counted from memory; another one asks the upstream.
+  seen.length = 0;
+  assert.equal(await backend.countPromptTokens({ ...chat, maxTokens: 99 }), JSON.stringify(chat.messages).length);
+  assert.equal(seen.filter((s) => s.path === '/tokenize').length, 0, 'a repeated prompt is not tokenized again');
+  const other = { ...chat, messages: [{ role: 'user' as const, content: 'hi there' }] };
+  assert.equal(await backend.countPromptTokens(other), JSON.stringify(other.messages).length);
+  assert.equal(await backend.countPromptTokens({ ...chat, model: 'plain-model' }), JSON.stringify(chat.messages).length);
+  assert.equal(seen.filter((s) => s.path === '/tokenize').length, 2);
+  const uncached = await createProxyBackend({ upstream: base, tokenizeCacheSize: 0 });
+  seen.length = 0;
+  await uncached.countPromptTokens(chat);
+  await uncached.countPromptTokens(chat);
+  assert.equal(seen.filter((s) => s.path === '/tokenize').length, 2);
   tokenize = false;
   try {
     const bounded = await createProxyBackend({ upstream: base });

@@ -4,6 +4,7 @@
  * for usage in the last chunk (`stream_options.include_usage`).
  */
 
+import { createHash } from 'node:crypto';
 import { NotFoundError, UpstreamError, errorMessage } from '../../protocol/errors.ts';
 import { generationAbortedError, validateGenerateRequest } from './backend.ts';
 import type { ChatBackend, FinishReason, GenerateOptions, GenerateRequest, GenerateResult } from './backend.ts';
@@ -14,6 +15,8 @@ export type ProxyBackendOptions = {
   apiKey?: string;
   /** Context window to assume when the upstream's model list does not say (vLLM and llama.cpp server do). */
   contextSize?: number;
+  /** Exact prompt counts remembered, by request (1,024); 0 asks the upstream every time. */
+  tokenizeCacheSize?: number;
 };
 
 export type ProxyBackendDeps = { fetch?: typeof fetch };
@@ -21,12 +24,16 @@ export type ProxyBackendDeps = { fetch?: typeof fetch };
 type Json = Record<string, unknown>;
 
 const DEFAULT_CONTEXT = 8192;
+const DEFAULT_TOKENIZE_CACHE = 1024;
 
 export async function createProxyBackend(options: ProxyBackendOptions & ProxyBackendDeps, deps: ProxyBackendDeps = {}): Promise<ChatBackend> {
   const doFetch = deps.fetch ?? options.fetch ?? globalThis.fetch;
   const base = options.upstream.replace(/\/+$/, '').replace(/\/v1$/, '');
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
   if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
+  // An upstream that redirects an API call is misconfigured: fail loudly rather than follow. Without a
+  // redirect to follow (and no window), fetch also skips copying every request and its body.
+  const once = { redirect: 'error', window: null } as const satisfies RequestInit;
 
   const failed = (what: string, details: string, meta: Json = {}, cause?: unknown): UpstreamError =>
     new UpstreamError('SERVING_UPSTREAM_FAILED', `upstream ${what} failed`, { details, meta: { upstream: base, ...meta }, cause });
@@ -37,6 +44,7 @@ export async function createProxyBackend(options: ProxyBackendOptions & ProxyBac
       response = await doFetch(`${base}${path}`, {
         method,
         headers,
+        ...once,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         ...(signal ? { signal } : {}),
       });
@@ -78,20 +86,32 @@ export async function createProxyBackend(options: ProxyBackendOptions & ProxyBac
 
   // undefined until the first try: a missing /tokenize is asked about once, not on every request.
   let tokenizeWorks: boolean | undefined;
+  // A count is the upstream's answer for exactly this model and text, so it holds for the same request again (a
+  // retry, a shared prompt): one round trip saved per repeat. Keyed by a digest, so a long prompt costs 32 bytes.
+  const cacheSize = options.tokenizeCacheSize ?? DEFAULT_TOKENIZE_CACHE;
+  const counted = new Map<string, number>();
 
   const count = async (request: GenerateRequest): Promise<number> => {
     if (tokenizeWorks !== false) {
+      const query = JSON.stringify(request.messages ? { model: request.model, messages: request.messages } : { model: request.model, prompt: request.prompt });
+      const key = createHash('sha256').update(query).digest('base64');
+      const known = counted.get(key);
+      if (known !== undefined) {
+        counted.delete(key);
+        counted.set(key, known);
+        return known;
+      }
       try {
-        const response = await doFetch(`${base}/tokenize`, {
-          method: 'POST',
-          headers,
-          body: JSON.stringify(request.messages ? { model: request.model, messages: request.messages } : { model: request.model, prompt: request.prompt }),
-        });
+        const response = await doFetch(`${base}/tokenize`, { method: 'POST', headers, body: query, ...once });
         // Only a vLLM-style answer with `count` applies the chat template; llama.cpp's `{ tokens }` for raw content
         // would undercount a chat, so it is not used.
         const body: unknown = response.ok ? await response.json() : undefined;
         if (isObject(body) && Number.isSafeInteger(body.count) && (body.count as number) >= 0) {
           tokenizeWorks = true;
+          if (cacheSize > 0) {
+            counted.set(key, body.count as number);
+            if (counted.size > cacheSize) counted.delete(counted.keys().next().value!);
+          }
           return body.count as number;
         }
         tokenizeWorks = false;

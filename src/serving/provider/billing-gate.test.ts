@@ -5,7 +5,7 @@ import type { LocalAccount } from 'viem';
 import { startTestEvm } from '../../chain/test-evm.ts';
 import { InvalidInputError, LevityError } from '../../protocol/errors.ts';
 import { createBillingGate } from './billing-gate.ts';
-import type { BillingGate } from './billing-gate.ts';
+import type { BillingGate, Reservation, Usage } from './billing-gate.ts';
 import { openReceiptsStore } from './receipts-store.ts';
 import type { ReceiptsStore } from './receipts-store.ts';
 import { receiptSigner, startServingFixture } from './testing.ts';
@@ -34,6 +34,12 @@ describe('billing gate', () => {
     await fx?.close();
   });
 
+  /** Charges and waits until the charge is durable, as a response does before it completes. */
+  const charged = async (reservation: Reservation, usage: Usage) => {
+    const { cost, spentAfter, durable } = reservation.charge(usage);
+    await durable;
+    return { cost, spentAfter };
+  };
   const code = (expected: string) => (err: unknown) => {
     assert.ok(err instanceof LevityError, String(err));
     assert.equal(err.code, expected);
@@ -57,8 +63,8 @@ describe('billing gate', () => {
     signer.reuse(bClaim.nonce);
     const b = await gate.reserve(await gate.authorise(await signer.headers(2_000n)), 1_000n);
     // A costs less than its worst case; B's charge is capped at its worst case.
-    assert.deepEqual(a.charge({ id: 'a', promptTokens: 10, completionTokens: 5 }), { cost: 600n, spentAfter: 600n });
-    assert.deepEqual(b.charge({ id: 'b', promptTokens: 100, completionTokens: 100 }), { cost: 1_000n, spentAfter: 1_600n });
+    assert.deepEqual(await charged(a, { id: 'a', promptTokens: 10, completionTokens: 5 }), { cost: 600n, spentAfter: 600n });
+    assert.deepEqual(await charged(b, { id: 'b', promptTokens: 100, completionTokens: 100 }), { cost: 1_000n, spentAfter: 1_600n });
     assert.throws(() => b.charge({ id: 'b2', promptTokens: 1, completionTokens: 1 }), code('SERVING_ALREADY_CHARGED'));
     const snapshot = gate.snapshot(user.address);
     assert.deepEqual([snapshot.spent, snapshot.reserved, snapshot.receipt?.cumulativeAmount], [1_600n, 0n, 2_000n]);
@@ -75,9 +81,31 @@ describe('billing gate', () => {
     held.release();
     const after = gate.snapshot(user.address);
     assert.deepEqual([after.spent, after.reserved, after.lastNonce], [before.spent, 0n, claim.nonce]);
-    // Its receipt was stored before serving: the nonce is used up.
+    // Its receipt is kept: the nonce is used up.
     await assert.rejects(gate.reserve(claim, 1n), code('SERVING_NONCE_REPLAYED'));
     await assert.rejects(gate.authorise(await signer.headers(before.spent + 500n, { nonce: claim.nonce })), code('SERVING_NONCE_REPLAYED'));
+  });
+
+  it('takes a nonce in memory, and commits receipt and usage once, when charged, in any finishing order', async () => {
+    const signer = receiptSigner(user, provider.address, fx.domain);
+    signer.reuse(gate.snapshot(user.address).lastNonce! + 1n);
+    const durable = store.billing(user.address);
+    const a = await gate.reserve(await gate.authorise(await signer.headers(durable.spent + 100n)), 100n);
+    const bHeaders = await signer.headers(durable.spent + 200n);
+    const b = await gate.reserve(await gate.authorise(bHeaders), 100n);
+    // Nothing is written while they run, yet both nonces are taken: the same receipt is refused.
+    assert.deepEqual(store.billing(user.address), durable);
+    assert.equal(gate.snapshot(user.address).lastNonce, b.claim.nonce);
+    await assert.rejects(gate.authorise(bHeaders), code('SERVING_NONCE_REPLAYED'));
+    await assert.rejects(gate.authorise(await signer.headers(durable.spent + 300n, { nonce: a.claim.nonce })), code('SERVING_NONCE_REPLAYED'));
+    // B finishes first: its receipt is stored; A's older one, finishing after, never replaces it.
+    assert.deepEqual(await charged(b, { id: 'order-b', promptTokens: 1, completionTokens: 0 }), { cost: 10n, spentAfter: durable.spent + 10n });
+    assert.deepEqual(store.billing(user.address).receipt?.nonce, b.claim.nonce);
+    assert.deepEqual(await charged(a, { id: 'order-a', promptTokens: 2, completionTokens: 0 }), { cost: 20n, spentAfter: durable.spent + 30n });
+    const after = store.billing(user.address);
+    assert.deepEqual([after.spent, after.lastNonce, after.receipt?.cumulativeAmount], [durable.spent + 30n, b.claim.nonce, durable.spent + 200n]);
+    assert.deepEqual(store.requests(user.address).slice(-2).map((r) => [r.id, r.nonce]), [['order-b', b.claim.nonce], ['order-a', a.claim.nonce]]);
+    assert.deepEqual(gate.snapshot(user.address), { ...after, reserved: 0n });
   });
 
   it('checks the cap against what the ledger holds, re-reading a cached balance once', async () => {

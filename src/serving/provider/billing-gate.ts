@@ -2,20 +2,25 @@
  * The provider's billing checks, in the agreed order, before any work is done:
  * headers → signature → nonce (authorise), then, once the body is known, the signed cap against
  * spent + in-flight worst cases + this request's worst case, and the cap against what the ledger
- * holds (reserve). Only then is the receipt stored, durably, and the worst case held back until
- * the request is charged its real usage (never more than that worst case) or released unserved.
+ * holds (reserve). Only then is the receipt's nonce taken, in memory, and the worst case held back
+ * until the request is charged its real usage (never more than that worst case) or released unserved.
  *
  * In-flight worst cases count against the cap, so concurrent requests of one user can never make
  * spent overtake the latest signed receipt: the provider always holds a signature for all it served.
+ *
+ * Each request commits once: when it is charged, its receipt, usage and row together, durably before
+ * its response is complete (a released request stores its receipt alone). Until then its nonce is held
+ * in memory, so no receipt is served twice while this process runs; a crash mid-generation loses
+ * only that uncharged request, whose receipt the user may then spend again, never paying twice.
  */
 import type { Address, PublicClient } from 'viem';
 import { InvalidInputError } from '../../protocol/errors.ts';
 import { claimReceipt, parseBillingHeaders, usageCost } from '../../protocol/serving/billing.ts';
 import type { BillingClaim, HeaderSource, TokenPrices } from '../../protocol/serving/billing.ts';
-import { recoverReceiptSigner } from '../../protocol/serving/receipt.ts';
 import type { ReceiptDomain } from '../../protocol/serving/receipt.ts';
+import { createReceiptVerifier } from '../../protocol/serving/receipt-verifier.ts';
 import { nonceReplayed } from './receipts-store.ts';
-import type { ReceiptsStore, UserBilling } from './receipts-store.ts';
+import type { AcceptedReceipt, ReceiptsStore, UserBilling } from './receipts-store.ts';
 import { readSubAccount } from './settlement.ts';
 import type { SubAccountView } from './settlement.ts';
 
@@ -30,6 +35,7 @@ export type BillingGateOptions = {
   /**
    * How long a sub-account read is trusted. Short against the ledger's refund lock time: only a
    * claimed refund lowers what the chain holds for this provider, and it needs the lock to pass.
+   * A read past half this age is renewed in the background, so steady traffic seldom waits on it.
    */
   chainCacheMs?: number;
   now?: () => number;
@@ -43,10 +49,12 @@ export type Reservation = {
   /**
    * Charges the served request: its real usage cost, capped at the worst case the receipt was
    * checked against (a backend that counted more than it said it would costs the provider, not the
-   * user). Adds it to spent with the request row in one transaction; returns cost and spent after.
+   * user). Stores it with the receipt and the request row in one transaction; returns cost and spent
+   * after, and `durable`, which resolves once that commit is on disk: await it before the response
+   * completes (it runs meanwhile, so signing the response costs no extra time).
    */
-  charge(usage: Usage): { cost: bigint; spentAfter: bigint };
-  /** Frees the worst case of a request that was not served (generation failed): nothing is charged. */
+  charge(usage: Usage): { cost: bigint; spentAfter: bigint; durable: Promise<void> };
+  /** Frees the worst case of a request that was not served (generation failed): nothing is charged, its receipt is kept. */
   release(): void;
 };
 
@@ -55,7 +63,7 @@ export type BillingSnapshot = UserBilling & { reserved: bigint };
 export type BillingGate = {
   /** Steps 1–3: well-formed headers, a signature by the user, a fresh nonce. */
   authorise(headers: HeaderSource): Promise<BillingClaim>;
-  /** Steps 5–6, then the receipt is stored and `worstCase` held until charge or release. */
+  /** Steps 5–6, then the receipt's nonce is taken and `worstCase` held until charge or release. */
   reserve(claim: BillingClaim, worstCase: bigint): Promise<Reservation>;
   snapshot(user: Address): BillingSnapshot;
 };
@@ -64,12 +72,25 @@ export function createBillingGate(options: BillingGateOptions): BillingGate {
   const { store, client, domain, provider, prices } = options;
   const cacheMs = options.chainCacheMs ?? DEFAULT_CHAIN_CACHE_MS;
   const now = options.now ?? Date.now;
+  const verifier = createReceiptVerifier({ domain });
   const reserved = new Map<Address, bigint>();
+  // Per user, the newest receipt taken but not yet committed: its nonce is used from the moment it is taken.
+  const taken = new Map<Address, AcceptedReceipt>();
   const chainViews = new Map<Address, { view: SubAccountView; readAt: number }>();
+  const refreshing = new Map<Address, Promise<SubAccountView>>();
   const heldBy = (user: Address) => reserved.get(user) ?? 0n;
 
+  /** The durable billing with the newest taken receipt over it: what nonces and caps are checked against. */
+  function billing(user: Address): UserBilling {
+    const stored = store.billing(user);
+    const newest = taken.get(user);
+    if (!newest || (stored.lastNonce !== undefined && stored.lastNonce >= newest.nonce)) return stored;
+    const { nonce, cumulativeAmount, signature } = newest;
+    return { ...stored, lastNonce: nonce, receipt: { nonce, cumulativeAmount, signature } };
+  }
+
   function checkNonce(claim: BillingClaim): void {
-    const { lastNonce } = store.billing(claim.user);
+    const { lastNonce } = billing(claim.user);
     if (lastNonce !== undefined && claim.nonce <= lastNonce) throw nonceReplayed(claim.user, claim.nonce, lastNonce);
   }
 
@@ -91,12 +112,33 @@ export function createBillingGate(options: BillingGateOptions): BillingGate {
     }
   }
 
+  function readChain(user: Address): Promise<SubAccountView> {
+    const running = refreshing.get(user);
+    if (running) return running;
+    // Stamped with when the read began: the chain may change while it runs.
+    const startedAt = now();
+    const read = readSubAccount(client, domain.verifyingContract, user, provider)
+      .then((view) => {
+        const cached = chainViews.get(user);
+        if (!cached || cached.readAt <= startedAt) chainViews.set(user, { view, readAt: startedAt });
+        return view;
+      })
+      .finally(() => refreshing.delete(user));
+    refreshing.set(user, read);
+    return read;
+  }
+
   async function chainView(user: Address, fresh: boolean): Promise<SubAccountView> {
     const cached = chainViews.get(user);
-    if (!fresh && cached && now() - cached.readAt <= cacheMs) return cached.view;
-    const view = await readSubAccount(client, domain.verifyingContract, user, provider);
-    chainViews.set(user, { view, readAt: now() });
-    return view;
+    const age = cached ? now() - cached.readAt : Infinity;
+    if (fresh || !cached || age > cacheMs) {
+      // A read already under way may have begun before the chain changed: a fresh view needs its own.
+      if (fresh) await refreshing.get(user)?.catch(() => undefined);
+      return readChain(user);
+    }
+    // Past half its life, a view is renewed in the background, so a steady user seldom waits on the chain.
+    if (age > cacheMs / 2) readChain(user).catch(() => undefined);
+    return cached.view;
   }
 
   const covered = (claim: BillingClaim, view: SubAccountView) => claim.cumulative <= view.settled + view.balance + view.pendingRefund;
@@ -104,7 +146,7 @@ export function createBillingGate(options: BillingGateOptions): BillingGate {
   return {
     async authorise(headers) {
       const claim = parseBillingHeaders(headers);
-      const signer = await recoverReceiptSigner(domain, claimReceipt(claim, provider), claim.signature);
+      const signer = verifier.signer(claimReceipt(claim, provider), claim.signature);
       if (signer !== claim.user) {
         throw new InvalidInputError('SERVING_BAD_SIGNATURE', 'The receipt is not signed by X-Levity-User', {
           details: 'sign the EIP-712 Receipt with this provider as `provider`, on this chain and ledger',
@@ -134,19 +176,23 @@ export function createBillingGate(options: BillingGateOptions): BillingGate {
       }
       // Only after a lost store: the ledger would refuse a receipt older than one it settled.
       if (claim.nonce < view.lastNonce) throw nonceReplayed(claim.user, claim.nonce, view.lastNonce);
-      // The awaits above let other requests of this user in: check again, then store and hold in one tick.
+      // The awaits above let other requests of this user in: check again, then take the nonce and hold in one tick.
       checkNonce(claim);
       checkCap(claim, worstCase);
-      store.acceptReceipt({ user: claim.user, nonce: claim.nonce, cumulativeAmount: claim.cumulative, signature: claim.signature });
+      const receipt: AcceptedReceipt = { user: claim.user, nonce: claim.nonce, cumulativeAmount: claim.cumulative, signature: claim.signature };
+      taken.set(claim.user, receipt);
       reserved.set(claim.user, heldBy(claim.user) + worstCase);
 
       let open = true;
-      const release = () => {
-        if (!open) return;
+      const free = () => {
         open = false;
         const left = heldBy(claim.user) - worstCase;
         if (left > 0n) reserved.set(claim.user, left);
         else reserved.delete(claim.user);
+      };
+      /** Once committed, the store holds this nonce (or a newer one): memory need not. */
+      const committed = () => {
+        if (taken.get(claim.user) === receipt) taken.delete(claim.user);
       };
       return {
         claim,
@@ -156,17 +202,28 @@ export function createBillingGate(options: BillingGateOptions): BillingGate {
           const metered = usageCost(usage.promptTokens, usage.completionTokens, prices);
           const cost = metered < worstCase ? metered : worstCase;
           try {
-            return { cost, spentAfter: store.recordUsage({ ...usage, user: claim.user, nonce: claim.nonce, cost }) };
+            const spentAfter = store.recordRequest(receipt, { ...usage, cost });
+            committed();
+            return { cost, spentAfter, durable: store.sync() };
           } finally {
-            release();
+            free();
           }
         },
-        release,
+        release() {
+          if (!open) return;
+          free();
+          try {
+            store.recordRequest(receipt);
+            committed();
+          } catch {
+            // Not stored: the nonce stays taken in memory, and nothing was charged either way.
+          }
+        },
       };
     },
 
     snapshot(user) {
-      return { ...store.billing(user), reserved: heldBy(user) };
+      return { ...billing(user), reserved: heldBy(user) };
     },
   };
 }

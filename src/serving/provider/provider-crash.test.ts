@@ -1,7 +1,9 @@
 /**
  * kill -9 durability: a provider in its own process serves paid requests against the devnet's
  * embedded chain over HTTP, is killed mid-generation, and its successor on the same data dir
- * settles exactly what was served: not the interrupted request, not anything twice.
+ * settles exactly what was served: not the interrupted request, not anything twice. A request
+ * commits once, when it is charged, so the interrupted one left nothing behind, not even its
+ * receipt: the successor settles with the last receipt of a served request.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -190,14 +192,15 @@ describe('provider killed with -9', () => {
     await successor.start();
     const billing = (await (await fetch(`${successor.url}/v1/billing/${alice.address}`)).json()) as Json;
     assert.equal(billing.spent, signedSpent.toString(), 'the interrupted request was not charged');
-    assert.equal(billing.lastNonce, interruptedNonce.toString(), 'its receipt was stored before serving');
+    const servedNonce = interruptedNonce - 1n;
+    assert.equal(billing.lastNonce, servedNonce.toString(), 'the last served request is the latest durable receipt');
 
     const results = await successor.settle();
     assert.deepEqual(results.map((r) => [r.outcome, r.paid]), [['settled', signedSpent]]);
     const sub = await fx.subAccount(alice.address, started.address);
     assert.equal(sub.settled, signedSpent);
     assert.equal(sub.balance, FUND - signedSpent);
-    assert.equal(sub.lastNonce, interruptedNonce);
+    assert.equal(sub.lastNonce, servedNonce);
     assert.deepEqual(await successor.settle(), []);
     await successor.stop();
     successor = undefined;

@@ -150,10 +150,13 @@ export function addProviderRoutes(options: ProviderRoutesOptions): void {
     }
   }
 
-  /** Charges a finished generation and signs it; `content` is exactly the text the client received. */
+  /**
+   * Charges a finished generation and signs it; `content` is exactly the text the client received.
+   * Returns once the charge is durable: the disk sync runs while the response is signed.
+   */
   async function settleJob(job: Job, result: GenerateResult, content: string): Promise<{ proof: LevityResponseProof; promptTokens: number; completionTokens: number }> {
     const { promptTokens, completionTokens } = result;
-    const { cost, spentAfter } = job.reservation.charge({ id: job.head.id, promptTokens, completionTokens });
+    const { cost, spentAfter, durable } = job.reservation.charge({ id: job.head.id, promptTokens, completionTokens });
     const { user, nonce } = job.reservation.claim;
     const signature = await signResponse(account, {
       provider,
@@ -167,6 +170,7 @@ export function addProviderRoutes(options: ProviderRoutesOptions): void {
       spentAfter,
       content,
     });
+    await durable;
     log.debug({ id: job.head.id, user, nonce: nonce.toString(), promptTokens, completionTokens, cost: cost.toString() }, 'served');
     return { proof: { provider, nonce: nonce.toString(), cost: cost.toString(), spent: spentAfter.toString(), signature }, promptTokens, completionTokens };
   }

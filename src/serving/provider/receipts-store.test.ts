@@ -67,6 +67,26 @@ describe('receipts store', () => {
     store.close();
   });
 
+  it('commits a request as one: its receipt unless a newer one is stored, and its usage when served', async () => {
+    const store = openReceiptsStore({ path: join(dir, 'd.sqlite') });
+    assert.equal(store.recordRequest({ user: alice, nonce: 3n, cumulativeAmount: 100n, signature: sig(6) }), 0n);
+    assert.deepEqual(store.billing(alice).receipt, { nonce: 3n, cumulativeAmount: 100n, signature: sig(6) });
+    const usage = (id: string, cost: bigint) => ({ id, promptTokens: 1, completionTokens: 2, cost });
+    assert.equal(store.recordRequest({ user: alice, nonce: 5n, cumulativeAmount: 300n, signature: sig(7) }, usage('d5', 40n)), 40n);
+    // Nonce 4 finished after 5: charged, but 5 stays the latest authorisation.
+    assert.equal(store.recordRequest({ user: alice, nonce: 4n, cumulativeAmount: 200n, signature: sig(8) }, usage('d4', 30n)), 70n);
+    await store.sync();
+    // A failed commit (a duplicate id) changes nothing, in the file or in memory.
+    assert.throws(() => store.recordRequest({ user: alice, nonce: 9n, cumulativeAmount: 900n, signature: sig(9) }, usage('d4', 1n)));
+    const expected = { user: alice, lastNonce: 5n, receipt: { nonce: 5n, cumulativeAmount: 300n, signature: sig(7) }, spent: 70n, settled: 0n };
+    assert.deepEqual(store.billing(alice), expected);
+    assert.deepEqual(store.requests(alice).map((r) => [r.id, r.nonce, r.cost]), [['d5', 5n, 40n], ['d4', 4n, 30n]]);
+    store.close();
+    const reopened = openReceiptsStore({ path: join(dir, 'd.sqlite') });
+    assert.deepEqual(reopened.billing(alice), expected);
+    reopened.close();
+  });
+
   it('never lowers settled, and lists only users with something left to settle', () => {
     const store = openReceiptsStore({ path: join(dir, 'c.sqlite') });
     store.acceptReceipt({ user: alice, nonce: 1n, cumulativeAmount: 100n, signature: sig(5) });

@@ -1,15 +1,21 @@
 /**
  * The provider's durable billing state: per user the latest receipt it accepted (the authorisation
  * it settles with), what the user has spent (exact metered usage) and what the chain has paid; per
- * request one row. Synchronous FULL: an accepted receipt and a recorded usage survive kill -9, so a
- * restarted provider settles exactly what it served. Amounts are uint256, so they are stored as
- * decimal TEXT, never as SQLite integers (which stop at 2^63).
+ * request one row. A served request is one commit (its receipt, its usage and its row together),
+ * which survives kill -9 and power loss (FULL durability), so a restarted provider settles exactly
+ * what it served. That commit's WAL sync runs off the event loop (wal-sync.ts): the caller waits for
+ * `sync()` before it reports the request served, and does other work meanwhile; every other write
+ * is durable when it returns, as under synchronous FULL. Amounts are uint256, so they are stored as
+ * decimal TEXT, never as SQLite integers (which stop at 2^63). The store is its file's only writer,
+ * so reads come from a copy in memory kept in step with every commit: the billing checks read a
+ * user's row several times per request.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Address, Hex } from 'viem';
 import { ConflictError, InvalidInputError } from '../../protocol/errors.ts';
 import type { Receipt } from '../../protocol/serving/receipt.ts';
 import { inTransaction, openSqlite } from '../../shared/sqlite.ts';
+import { createWalSync } from './wal-sync.ts';
 
 export type UserBilling = {
   user: Address;
@@ -36,6 +42,9 @@ export type UsageRecord = {
 
 export type RequestRow = UsageRecord & { createdMs: number };
 
+/** A served request's usage; its user and nonce are its receipt's. */
+export type ServedUsage = Omit<UsageRecord, 'user' | 'nonce'>;
+
 export type ReceiptsStore = {
   billing(user: Address): UserBilling;
   /** Users whose spent is above what the chain has paid, for settlement. */
@@ -48,6 +57,14 @@ export type ReceiptsStore = {
   acceptReceipt(receipt: AcceptedReceipt): void;
   /** Adds a served request's cost to the user's spent and stores its row, in one transaction; returns spent after. */
   recordUsage(usage: UsageRecord): bigint;
+  /**
+   * A request's one commit: its receipt becomes the user's latest authorisation unless a newer one
+   * is already stored (requests of one user may finish out of order), and, when it was served, its
+   * usage is added to spent with its row. Returns spent after. Durable once `sync()` resolves.
+   */
+  recordRequest(receipt: AcceptedReceipt, usage?: ServedUsage): bigint;
+  /** Resolves once every commit so far is on disk; rejects (SERVING_STORE_SYNC_FAILED) if that failed. */
+  sync(): Promise<void>;
   /** Stores what the chain reports as settled (never lowered: the chain's total only grows). */
   setSettled(user: Address, settled: bigint): void;
   requests(user: Address): RequestRow[];
@@ -89,18 +106,22 @@ CREATE INDEX IF NOT EXISTS requests_by_user ON requests (user, created_ms);
 `;
 
 export function openReceiptsStore(options: ReceiptsStoreOptions): ReceiptsStore {
-  // FULL: a receipt is the only proof the provider may be paid; losing it loses the money.
-  const db: DatabaseSync = openSqlite(options.path, { synchronous: 'FULL' });
+  // NORMAL plus a WAL sync after every commit is FULL (see wal-sync.ts): a receipt is the only proof
+  // the provider may be paid; losing it loses the money.
+  const db: DatabaseSync = openSqlite(options.path, { synchronous: 'NORMAL' });
   db.exec(SCHEMA);
+  const wal = createWalSync(options.path);
   const now = options.now ?? Date.now;
   const statements = {
     user: db.prepare('SELECT user, last_nonce, cumulative, signature, spent, settled FROM users WHERE user = ?'),
     // Amounts are compared as numbers in JS: TEXT decimals do not order numerically in SQL.
     all: db.prepare('SELECT user, last_nonce, cumulative, signature, spent, settled FROM users ORDER BY user'),
-    ensure: db.prepare('INSERT INTO users (user, updated_ms) VALUES (?, ?) ON CONFLICT (user) DO NOTHING'),
-    accept: db.prepare('UPDATE users SET last_nonce = ?, cumulative = ?, signature = ?, updated_ms = ? WHERE user = ?'),
-    spend: db.prepare('UPDATE users SET spent = ?, updated_ms = ? WHERE user = ?'),
-    settle: db.prepare('UPDATE users SET settled = ?, updated_ms = ? WHERE user = ?'),
+    // The whole row at once, from the copy in memory: one statement per commit however much changed.
+    save: db.prepare(
+      `INSERT INTO users (user, last_nonce, cumulative, signature, spent, settled, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (user) DO UPDATE SET last_nonce = excluded.last_nonce, cumulative = excluded.cumulative,
+         signature = excluded.signature, spent = excluded.spent, settled = excluded.settled, updated_ms = excluded.updated_ms`,
+    ),
     insertRequest: db.prepare(
       'INSERT INTO requests (id, user, nonce, prompt_tokens, completion_tokens, cost, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
@@ -110,9 +131,56 @@ export function openReceiptsStore(options: ReceiptsStoreOptions): ReceiptsStore 
     counts: db.prepare('SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM requests) AS requests'),
   } satisfies Record<string, StatementSync>;
 
+  const cache = new Map<Address, UserBilling>();
   const read = (user: Address): UserBilling => {
+    const cached = cache.get(user);
+    if (cached) return cached;
     const row = statements.user.get(user) as UserRow | undefined;
-    return row ? fromRow(row) : { user, lastNonce: undefined, receipt: undefined, spent: 0n, settled: 0n };
+    const billing = row ? fromRow(row) : { user, lastNonce: undefined, receipt: undefined, spent: 0n, settled: 0n };
+    cache.set(user, billing);
+    return billing;
+  };
+  /**
+   * Runs `work` in a transaction and saves the row it returns; the copy in memory takes it only once
+   * it committed. `work` hands back the row it read when nothing changed: then nothing is written.
+   */
+  const commit = <T>(work: () => { result: T; changed: UserBilling }): T => {
+    const { result, changed } = inTransaction(db, () => {
+      const outcome = work();
+      const { changed: row } = outcome;
+      if (cache.get(row.user) !== row) {
+        statements.save.run(
+          row.user,
+          row.lastNonce?.toString() ?? null,
+          row.receipt?.cumulativeAmount.toString() ?? null,
+          row.receipt?.signature ?? null,
+          row.spent.toString(),
+          row.settled.toString(),
+          now(),
+        );
+      }
+      return outcome;
+    });
+    if (cache.get(changed.user) !== changed) {
+      wal.committed();
+      cache.set(changed.user, changed);
+    }
+    return result;
+  };
+  /** A commit its caller expects durable on return. */
+  const commitNow = <T>(work: () => { result: T; changed: UserBilling }): T => {
+    const result = commit(work);
+    wal.syncNow();
+    return result;
+  };
+  const accept = (current: UserBilling, receipt: AcceptedReceipt): UserBilling => {
+    const { nonce, cumulativeAmount, signature } = receipt;
+    return { ...current, lastNonce: nonce, receipt: { nonce, cumulativeAmount, signature } };
+  };
+  const spend = (current: UserBilling, usage: UsageRecord): UserBilling => {
+    if (usage.cost < 0n) throw new InvalidInputError('SERVING_COST_INVALID', 'a cost is never negative', { meta: { cost: usage.cost.toString() } });
+    statements.insertRequest.run(usage.id, usage.user, usage.nonce.toString(), usage.promptTokens, usage.completionTokens, usage.cost.toString(), now());
+    return { ...current, spent: current.spent + usage.cost };
   };
 
   let closed = false;
@@ -122,41 +190,33 @@ export function openReceiptsStore(options: ReceiptsStoreOptions): ReceiptsStore 
       return (statements.all.all() as UserRow[]).map(fromRow).filter((b) => b.spent > b.settled && b.receipt !== undefined);
     },
     acceptReceipt(receipt) {
-      inTransaction(db, () => {
+      commitNow(() => {
         const current = read(receipt.user);
         if (current.lastNonce !== undefined && receipt.nonce <= current.lastNonce) {
           throw nonceReplayed(receipt.user, receipt.nonce, current.lastNonce);
         }
-        statements.ensure.run(receipt.user, now());
-        statements.accept.run(receipt.nonce.toString(), receipt.cumulativeAmount.toString(), receipt.signature, now(), receipt.user);
+        return { result: undefined, changed: accept(current, receipt) };
       });
     },
     recordUsage(usage) {
-      if (usage.cost < 0n) throw new InvalidInputError('SERVING_COST_INVALID', 'a cost is never negative', { meta: { cost: usage.cost.toString() } });
-      return inTransaction(db, () => {
-        const current = read(usage.user);
-        const spent = current.spent + usage.cost;
-        const at = now();
-        statements.ensure.run(usage.user, at);
-        statements.spend.run(spent.toString(), at, usage.user);
-        statements.insertRequest.run(
-          usage.id,
-          usage.user,
-          usage.nonce.toString(),
-          usage.promptTokens,
-          usage.completionTokens,
-          usage.cost.toString(),
-          at,
-        );
-        return spent;
+      return commitNow(() => {
+        const changed = spend(read(usage.user), usage);
+        return { result: changed.spent, changed };
       });
     },
+    recordRequest(receipt, usage) {
+      return commit(() => {
+        let changed = read(receipt.user);
+        if (changed.lastNonce === undefined || receipt.nonce > changed.lastNonce) changed = accept(changed, receipt);
+        if (usage) changed = spend(changed, { ...usage, user: receipt.user, nonce: receipt.nonce });
+        return { result: changed.spent, changed };
+      });
+    },
+    sync: () => wal.sync(),
     setSettled(user, settled) {
-      inTransaction(db, () => {
+      commitNow(() => {
         const current = read(user);
-        if (settled <= current.settled) return;
-        statements.ensure.run(user, now());
-        statements.settle.run(settled.toString(), now(), user);
+        return { result: undefined, changed: settled <= current.settled ? current : { ...current, settled } };
       });
     },
     requests(user) {
@@ -177,7 +237,12 @@ export function openReceiptsStore(options: ReceiptsStoreOptions): ReceiptsStore 
     close() {
       if (closed) return;
       closed = true;
-      db.close();
+      try {
+        wal.syncNow();
+      } finally {
+        wal.close();
+        db.close();
+      }
     },
   };
 }
