@@ -128,6 +128,7 @@ describe('levity up: the embedded devnet chain', () => {
       'da-node',
       'da-node',
       'da-node',
+      'provider',
     ]);
   });
 
