@@ -4,7 +4,8 @@
  * body is carried over (its code and message), so a CLI user sees "no such process" with the
  * CU's code rather than a bare status.
  */
-import { ConflictError, InvalidInputError, LevityError, NotFoundError, UpstreamError, errorMessage } from '../../protocol/errors.ts';
+import { InvalidInputError, UpstreamError, errorMessage } from '../../protocol/errors.ts';
+import { errorFromResponse } from '../http-error.ts';
 import { isTxId } from '../../protocol/ans104/index.ts';
 import type { Tag } from '../../protocol/ao/index.ts';
 
@@ -101,37 +102,9 @@ export async function aoFetch(request: AoRequest): Promise<Response> {
     });
   }
   if (response.ok) return response;
-  throw await httpError(request.unit, where, response);
+  throw await errorFromResponse({ who: request.unit, where, response, fallbackCode: AoClientErrorCode.httpError, meta: { unit: request.unit } });
 }
 
-type ErrorBody = { error?: unknown; message?: unknown };
-
-/** A non-2xx answer as a typed error: the unit's code and message when it sent them, else the status. */
-async function httpError(unit: AoUnit, where: string, response: Response): Promise<LevityError> {
-  const text = await response.text().catch(() => '');
-  let code: string = AoClientErrorCode.httpError;
-  let message = `the ${unit} answered ${response.status}`;
-  try {
-    const body = JSON.parse(text) as ErrorBody;
-    const error = body?.error;
-    if (error && typeof error === 'object') {
-      const inner = error as { code?: unknown; message?: unknown };
-      if (typeof inner.code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(inner.code)) code = inner.code;
-      if (typeof inner.message === 'string' && inner.message) message = inner.message;
-    } else if (typeof error === 'string' && error) {
-      message = error;
-    } else if (typeof body?.message === 'string' && body.message) {
-      message = body.message;
-    }
-  } catch {
-    if (text.trim()) message = `${message}: ${text.trim().slice(0, 200)}`;
-  }
-  const options = { details: `${unit} ${response.status} to ${where}`, meta: { unit, status: response.status, url: where } };
-  if (response.status === 404) return new NotFoundError(code, message, options);
-  if (response.status === 409) return new ConflictError(code, message, options);
-  if (response.status === 400 || response.status === 413) return new InvalidInputError(code, message, options);
-  return new UpstreamError(code, message, options);
-}
 
 /** The body of a 2xx answer as JSON, or AO_CLIENT_BAD_REPLY. */
 export async function jsonBody<T>(unit: AoUnit, response: Response): Promise<T> {

@@ -5,7 +5,8 @@
  * rather than a bare 404. The fetch is injectable: tests inject network faults through it.
  */
 import type { Hex } from 'viem';
-import { ConflictError, InvalidInputError, LevityError, NotFoundError, UpstreamError, errorMessage } from '../../protocol/errors.ts';
+import { InvalidInputError, LevityError, UpstreamError, errorMessage } from '../../protocol/errors.ts';
+import { errorFromResponse } from '../http-error.ts';
 
 export const DaClientErrorCode = {
   invalidInput: 'DA_INVALID_INPUT',
@@ -90,7 +91,7 @@ export async function daFetch(request: DaRequest): Promise<Response> {
     }
   }
   if (response.ok) return response;
-  const error = await httpError(request.peer, where, response);
+  const error = await errorFromResponse({ who: request.peer, where, response, fallbackCode: DaClientErrorCode.httpError, meta: { peer: request.peer } });
   // A peer that refuses a streamed upload early (413) leaves the body half sent; aborting drops
   // that connection, or the pool would hand it to the next request, which then gets a reset.
   if (streamed) cancel.abort();
@@ -136,32 +137,6 @@ function safeOrigin(url: string): string {
   }
 }
 
-type ErrorBody = { error?: unknown; message?: unknown };
-
-/** A non-2xx answer as a typed error: the peer's code and message when it sent them, else the status. */
-async function httpError(peer: DaPeer, where: string, response: Response): Promise<LevityError> {
-  const text = await response.text().catch(() => '');
-  let code: string = DaClientErrorCode.httpError;
-  let message = `the ${peer} answered ${response.status}`;
-  try {
-    const body = JSON.parse(text) as ErrorBody;
-    const error = body?.error;
-    if (error && typeof error === 'object') {
-      const inner = error as { code?: unknown; message?: unknown };
-      if (typeof inner.code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(inner.code)) code = inner.code;
-      if (typeof inner.message === 'string' && inner.message) message = inner.message;
-    } else if (typeof error === 'string' && error) {
-      message = error;
-    }
-  } catch {
-    if (text.trim()) message = `${message}: ${text.trim().slice(0, 200)}`;
-  }
-  const options = { details: `${peer} ${response.status} to ${where}`, meta: { peer, status: response.status, url: where } };
-  if (response.status === 404) return new NotFoundError(code, message, options);
-  if (response.status === 409) return new ConflictError(code, message, options);
-  if (response.status === 400 || response.status === 413) return new InvalidInputError(code, message, options);
-  return new UpstreamError(code, message, options);
-}
 
 /** The body of a 2xx answer as JSON, or DA_BAD_REPLY. */
 export async function jsonBody(request: DaRequest, response: Response): Promise<unknown> {
