@@ -173,7 +173,14 @@ export function createEncoderPool(options: EncoderPoolOptions = {}, deps: Encode
     }
   };
 
-  for (let i = 0; i < threads; i++) start();
+  // Workers (and their ~2.7 s trusted-setup load each) start with the first work, not with the
+  // pool: a devnet that never disperses never pays for them.
+  let started = false;
+  const startOnce = (): void => {
+    if (started) return;
+    started = true;
+    for (let i = 0; i < threads; i++) start();
+  };
 
   return {
     threads,
@@ -193,6 +200,7 @@ export function createEncoderPool(options: EncoderPoolOptions = {}, deps: Encode
       const owns = blob.byteOffset === 0 && blob.byteLength === blob.buffer.byteLength;
       // One copy at most: the worker gets either the caller's memory or a private copy, by transfer.
       const own = encodeOptions.transfer && owns && blob.buffer instanceof ArrayBuffer ? blob : blob.slice();
+      startOnce();
       return new Promise<EncodedBlob>((resolve, reject) => {
         queue.push({ id: nextId++, blob: own, resolve, reject });
         dispatch();
@@ -201,6 +209,7 @@ export function createEncoderPool(options: EncoderPoolOptions = {}, deps: Encode
     ready() {
       if (closing) return Promise.reject(closedError());
       if (failure) return Promise.reject(failure);
+      startOnce();
       return new Promise<void>((resolve, reject) => {
         readyWaiters.push({ resolve, reject });
         settleReady();

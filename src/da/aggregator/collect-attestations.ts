@@ -1,11 +1,12 @@
 import type { Hex } from 'viem';
-import { hexToBytes } from 'viem';
+import { bytesToHex, hexToBytes } from 'viem';
 import { assignedCells } from '../../protocol/da/custody.ts';
 import { attestationMessage, blobSeed, dataRoot, epochSeed, quorumHolds } from '../../protocol/da/certificate.ts';
 import { blsVerify } from '../../protocol/da/bls.ts';
 import { encodeCustodyRequest } from '../../protocol/da/cell-wire.ts';
 import type { BlobHeader, CellWithProof, Committee, CommitteeMember, DaDomain } from '../../protocol/da/types.ts';
-import { ConflictError, UpstreamError, errorMessage } from '../../protocol/errors.ts';
+import { UpstreamError, errorMessage } from '../../protocol/errors.ts';
+import { daNodeClient } from '../../sdk/da/node-client.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { EncodedBlob } from '../encoder-pool.ts';
 
@@ -46,7 +47,7 @@ export async function collectAttestations(options: CollectOptions): Promise<Coll
     epoch: committee.epoch,
     payloadSize,
     blobCount: encoded.length,
-    commitments: encoded.map((blob) => toHexBytes(blob.commitment)),
+    commitments: encoded.map((blob) => bytesToHex(blob.commitment)),
   };
   const root = dataRoot(header);
   const seed = blobSeed(epochSeed(domain, committee.epoch), root);
@@ -90,47 +91,12 @@ export async function collectAttestations(options: CollectOptions): Promise<Coll
 }
 
 async function requestAttestation(member: CommitteeMember, body: Uint8Array, message: Uint8Array, options: CollectOptions): Promise<Uint8Array> {
-  const url = `${member.url.replace(/\/$/, '')}/v1/custody`;
-  let response: Response;
-  try {
-    response = await options.fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/octet-stream' },
-      body,
-      signal: AbortSignal.timeout(options.nodeTimeoutMs),
-    });
-  } catch (cause) {
-    throw new UpstreamError('DA_NODE_UNREACHABLE', `DA node ${member.url} is unreachable: ${errorMessage(cause)}`, { cause });
-  }
-  const text = await response.text();
-  const parsed = parseJson(text);
-  if (!response.ok) {
-    const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-    const code = error?.code ?? 'DA_NODE_FAILED';
-    const detail = error?.message ?? text.slice(0, 200);
-    if (code === 'DA_WRONG_EPOCH') throw new ConflictError(code, `DA node ${member.url} is in another epoch: ${detail}`);
-    throw new UpstreamError(code, `DA node ${member.url} refused the cells (${response.status}): ${detail}`);
-  }
-  const signature = (parsed as { signature?: unknown } | undefined)?.signature;
-  if (typeof signature !== 'string' || !/^0x[0-9a-fA-F]{192}$/.test(signature)) {
-    throw new UpstreamError('DA_NODE_BAD_RESPONSE', `DA node ${member.url} answered without a 96-byte signature`);
-  }
-  const bytes = hexToBytes(signature as Hex);
+  const node = daNodeClient(member.url, { fetch: options.fetch, timeoutMs: options.nodeTimeoutMs });
+  const { signature } = await node.custody(body);
+  const bytes = hexToBytes(signature);
   // A node signing with anything but its registered key would make the certificate revert.
   if (!blsVerify(member.publicKey, message, bytes)) {
     throw new UpstreamError('DA_NODE_BAD_SIGNATURE', `DA node ${member.url} returned a signature that does not verify under its registered key`);
   }
   return bytes;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function toHexBytes(bytes: Uint8Array): Hex {
-  return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`;
 }

@@ -4,7 +4,6 @@ import { Counter } from 'prom-client';
 import { bytesToHex } from 'viem';
 import type { Account, Address, Chain, LocalAccount, PublicClient, Transport, WalletClient } from 'viem';
 import { encodeCells } from '../../protocol/da/cell-wire.ts';
-import { loadKzgSetup } from '../../protocol/da/kzg.ts';
 import { BYTES_PER_CELL, BYTES_PER_PROOF, CELLS_PER_BLOB, DEFAULT_MAX_PAYLOAD_BYTES, LENGTH_PREFIX_BYTES, PAYLOAD_BYTES_PER_BLOB } from '../../protocol/da/constants.ts';
 import type { DaDomain } from '../../protocol/da/types.ts';
 import { LevityError, UpstreamError, errorMessage } from '../../protocol/errors.ts';
@@ -94,8 +93,6 @@ export function createDaNode(options: DaNodeOptions): DaNode {
 
     async start() {
       const id = await loadOrCreateIdentity(options.dataDir);
-      // ~2 s once per thread: paid at start, not by the first custody request's caller.
-      loadKzgSetup();
       identity = id;
       const store = openDaStore({ path: join(options.dataDir, DA_STORE_FILE) });
       const committee = createCommitteeCache(async () => {
