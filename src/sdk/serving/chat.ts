@@ -3,7 +3,9 @@
  * reads the SSE deltas and hands them to `onDelta` as they come.
  */
 import type { Address, LocalAccount } from 'viem';
-import { ConflictError, InvalidInputError, LevityError, NotFoundError, UpstreamError } from '../../protocol/errors.ts';
+import { InvalidInputError, UpstreamError } from '../../protocol/errors.ts';
+import type { LevityError } from '../../protocol/errors.ts';
+import { errorFromResponse } from '../http-error.ts';
 import { billingFetch, receiptOf } from './billing-fetch.ts';
 import type { BillingFetch, FetchLike } from './billing-fetch.ts';
 import type { BilledResponse } from './response-check.ts';
@@ -112,23 +114,7 @@ export async function chat(parameters: ChatParameters): Promise<ChatReturnType> 
   return { text, finishReason, usage, receipt };
 }
 
-/** A provider's OpenAI-style error response as a typed error with the provider's code. */
-export async function responseError(response: Response): Promise<LevityError> {
-  const text = await response.text().catch(() => '');
-  let code = 'SERVING_REQUEST_FAILED';
-  let message = `the provider answered ${response.status}`;
-  let meta: Record<string, unknown> = {};
-  try {
-    const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown; meta?: unknown } };
-    if (typeof body.error?.code === 'string') code = body.error.code;
-    if (typeof body.error?.message === 'string') message = body.error.message;
-    if (body.error?.meta && typeof body.error.meta === 'object') meta = body.error.meta as Record<string, unknown>;
-  } catch {
-    if (text) message = `${message}: ${text.slice(0, 200)}`;
-  }
-  const options = { meta: { ...meta, status: response.status } };
-  if (response.status === 400 || response.status === 401 || response.status === 413) return new InvalidInputError(code, message, options);
-  if (response.status === 404) return new NotFoundError(code, message, options);
-  if (response.status === 402 || response.status === 409) return new ConflictError(code, message, options);
-  return new UpstreamError(code, message, options);
+/** A provider's OpenAI-style error response as a typed error with the provider's code and meta. */
+export function responseError(response: Response): Promise<LevityError> {
+  return errorFromResponse({ who: 'provider', where: response.url, response, fallbackCode: 'SERVING_REQUEST_FAILED', meta: {} });
 }
