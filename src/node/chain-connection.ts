@@ -1,5 +1,5 @@
-import { createPublicClient, createWalletClient, custom, http, webSocket } from 'viem';
-import type { Account, Chain, PublicClient, Transport, WalletClient } from 'viem';
+import { createPublicClient, createWalletClient, custom, http, nonceManager, webSocket } from 'viem';
+import type { Account, Chain, Hex, LocalAccount, PublicClient, Transport, WalletClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { levityChain } from '../chain/index.ts';
 import type { DevAccount, Eip1193Provider } from '../chain/index.ts';
@@ -43,6 +43,15 @@ export async function externalConnection(rpc: string, key: `0x${string}`): Promi
   ]);
 }
 
+/**
+ * The account a role signs transactions with. Every account made here shares viem's process-wide
+ * nonce manager, so roles that sign with the same key at once (on an external chain they all use
+ * the operator key) take consecutive nonces instead of racing for the same one.
+ */
+export function signerAccount(key: Hex): LocalAccount {
+  return privateKeyToAccount(key, { nonceManager });
+}
+
 function connection(transport: Transport, rpc: string, chainId: number, operator: DevAccount, accounts: DevAccount[]): ChainConnection {
   const chain = levityChain(chainId, rpc);
   return {
@@ -50,7 +59,7 @@ function connection(transport: Transport, rpc: string, chainId: number, operator
     chainId,
     chain,
     client: createPublicClient({ chain, transport, pollingInterval: 50 }) as PublicClient,
-    wallet: createWalletClient({ chain, transport, account: privateKeyToAccount(operator.privateKey) }),
+    wallet: createWalletClient({ chain, transport, account: signerAccount(operator.privateKey) }),
     accounts,
     walletFor: (account) => createWalletClient({ chain, transport, account }),
   };

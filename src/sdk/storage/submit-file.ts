@@ -2,7 +2,7 @@
  * The on-chain half of an upload: pay for and submit the file's Merkle nodes to the Flow
  * contract, and find the submission again later by its root (for idempotent re-uploads).
  */
-import { concat, createPublicClient, createWalletClient, defineChain, http, keccak256, parseEventLogs } from 'viem';
+import { concat, createPublicClient, createWalletClient, defineChain, http, keccak256, nonceManager, parseEventLogs } from 'viem';
 import type { Address, Hex, PublicClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { flowAbi, marketAbi } from '../../protocol/storage-flow-abi.ts';
@@ -38,7 +38,7 @@ export type SubmitResult = { txHash: Hex; txSeq: number; reverted: boolean };
 /** Sends `submit` with the fee and waits (bounded) for the receipt; txSeq is the Submit log's index. */
 export async function submitFile(parameters: SubmitParameters): Promise<SubmitResult> {
   const { chain, flow, submission } = parameters;
-  const account = privateKeyToAccount(parameters.privateKey);
+  const account = privateKeyToAccount(parameters.privateKey, { nonceManager });
   const chainId = await chain.publicClient.getChainId();
   const wallet = createWalletClient({
     account,
