@@ -13,6 +13,7 @@ const MODULES: readonly { file: string; names: readonly string[] }[] = [
   { file: 'dump.lua', names: ['.dump', 'dump'] },
   { file: 'pretty.lua', names: ['.pretty', 'pretty'] },
   { file: 'base64.lua', names: ['.base64', 'base64'] },
+  { file: 'bint.lua', names: ['.bint', 'bint'] },
   { file: 'chance.lua', names: ['.chance', 'chance'] },
   { file: 'apm.lua', names: ['.apm', 'apm'] },
   { file: 'eval.lua', names: ['.eval', 'eval'] },
