@@ -14,6 +14,7 @@ const MODULES: readonly { file: string; names: readonly string[] }[] = [
   { file: 'pretty.lua', names: ['.pretty', 'pretty'] },
   { file: 'base64.lua', names: ['.base64', 'base64'] },
   { file: 'bint.lua', names: ['.bint', 'bint'] },
+  { file: 'crypto.lua', names: ['.crypto', 'crypto'] },
   { file: 'chance.lua', names: ['.chance', 'chance'] },
   { file: 'apm.lua', names: ['.apm', 'apm'] },
   { file: 'eval.lua', names: ['.eval', 'eval'] },
