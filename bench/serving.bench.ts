@@ -4,6 +4,15 @@
  * against calling the same backend directly; and the gas of settling one receipt that covers
  * 1 request vs 1,000. The backend is a minimal OpenAI-compatible server that answers at once, so
  * the difference is the broker alone.
+ *
+ * The comparison: the same upstream, the same request body, the same client (fetch, one request at
+ * a time, body read to the end), all in this one process, so both sides pay the same client and
+ * upstream work and the difference is the broker's hop and its own work. Receipts are signed before
+ * the clock starts (the client's cost, not the broker's), and each path is warmed up alike first
+ * (code compiled, connections open). The broker counts prompt tokens with the
+ * upstream's /tokenize and remembers counts per request, so repeating one body measures the broker
+ * without that round trip; the "distinct prompts" rows send a new prompt every time (direct and
+ * brokered alike), so each brokered request also waits for one /tokenize.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +24,8 @@ import { receiptSigner, startServingFixture } from '../src/serving/provider/test
 import { report } from './report.ts';
 
 const REQUESTS = Number(process.env.BENCH_SERVING_REQUESTS ?? 1000);
+/** Requests each path gets before it is timed, so both are measured with their code compiled and connections open. */
+const WARM_UP = 200;
 const PRICES = { inputPricePerToken: 1_000_000_000n, outputPricePerToken: 2_000_000_000n };
 
 /** An upstream that answers every chat request at once with a fixed reply and its usage. */
@@ -43,13 +54,15 @@ async function startUpstream() {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-const body = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'hello there' }], max_tokens: 4 });
+const chatBody = (content: string) => JSON.stringify({ model: 'bench', messages: [{ role: 'user', content }], max_tokens: 4 });
+const body = chatBody('hello there');
 
-async function timed(url: string, headers: (i: number) => Record<string, string>, count: number): Promise<number[]> {
+async function timed(url: string, headers: (i: number) => Record<string, string>, count: number, bodies: (i: number) => string = () => body): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
+    const request = bodies(i);
     const start = performance.now();
-    const response = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers(i) }, body });
+    const response = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers(i) }, body: request });
     await response.arrayBuffer();
     if (!response.ok) throw new Error(`request ${i} answered ${response.status}`);
     times.push(performance.now() - start);
@@ -87,9 +100,15 @@ async function main(): Promise<void> {
     // Receipts are signed before the clock starts: signing is the client's cost, not the broker's.
     const worst = 8n * PRICES.inputPricePerToken + 4n * PRICES.outputPricePerToken;
     const signerB = receiptSigner(userB!, provider.address, fixture.domain);
-    const headersB = await Promise.all(Array.from({ length: REQUESTS }, (_, i) => signerB.headers(worst * BigInt(i + 1) * 4n)));
+    // Nonces and caps rise across the runs, in the order they are sent.
+    let signed = 0n;
+    const receipts = (count: number) => Promise.all(Array.from({ length: count }, () => signerB.headers(worst * ++signed * 4n)));
+    const warmB = await receipts(WARM_UP);
+    const headersB = await receipts(REQUESTS);
+    const distinctB = await receipts(REQUESTS);
 
-    await timed(upstream.url, () => ({}), 200); // warm-up
+    await timed(upstream.url, () => ({}), WARM_UP);
+    await timed(provider.url, (i) => warmB[i]!, WARM_UP);
     const direct = (await timed(upstream.url, () => ({}), REQUESTS)).sort((a, b) => a - b);
     const brokered = (await timed(provider.url, (i) => headersB[i]!, REQUESTS)).sort((a, b) => a - b);
     const added = { p50: quantile(brokered, 0.5) - quantile(direct, 0.5), p99: quantile(brokered, 0.99) - quantile(direct, 0.99) };
@@ -98,7 +117,18 @@ async function main(): Promise<void> {
     report({ bench: 'serving', name: 'broker added latency, p50', value: added.p50, unit: 'ms', target: '≤ 1 ms' });
     report({ bench: 'serving', name: 'broker added latency, p99', value: added.p99, unit: 'ms' });
 
-    // One request for user A; then settle both: A's receipt covers 1 request, B's covers 1,000.
+    const distinct = (run: string) => (i: number) => chatBody(`hello there, ${run} prompt ${i}`);
+    const directDistinct = (await timed(upstream.url, () => ({}), REQUESTS, distinct('direct'))).sort((a, b) => a - b);
+    const brokeredDistinct = (await timed(provider.url, (i) => distinctB[i]!, REQUESTS, distinct('brokered'))).sort((a, b) => a - b);
+    report({
+      bench: 'serving',
+      name: 'broker added latency, p50, distinct prompts',
+      value: quantile(brokeredDistinct, 0.5) - quantile(directDistinct, 0.5),
+      unit: 'ms',
+      note: `one upstream /tokenize per request; p99 added ${(quantile(brokeredDistinct, 0.99) - quantile(directDistinct, 0.99)).toFixed(2)} ms`,
+    });
+
+    // One request for user A; then settle both: A's receipt covers 1 request, B's every request above.
     const signerA = receiptSigner(userA!, provider.address, fixture.domain);
     // A non-zero nonce, as B's last one is, so both settles write the same storage slots.
     const headersA = await signerA.headers(worst * 4n, { nonce: 1n });
@@ -111,7 +141,7 @@ async function main(): Promise<void> {
     };
     const [gasOne, gasMany] = [await gasOf(userA!.address), await gasOf(userB!.address)];
     report({ bench: 'serving', name: 'settlement gas, receipt for 1 request', value: Number(gasOne), unit: 'gas' });
-    report({ bench: 'serving', name: `settlement gas, receipt for ${REQUESTS} requests`, value: Number(gasMany), unit: 'gas', target: 'equal to 1 request', note: 'differs only by calldata bytes of the amounts' });
+    report({ bench: 'serving', name: `settlement gas, receipt for ${WARM_UP + 2 * REQUESTS} requests`, value: Number(gasMany), unit: 'gas', target: 'equal to 1 request', note: 'differs only by calldata bytes of the amounts' });
   } finally {
     await provider.stop();
     await backend.close();

@@ -62,6 +62,7 @@ export function servingRoles(options: ServingRolesOptions) {
         log,
         client: chain.client,
         wallet: chain.walletFor(signerAccount(options.providerKey)),
+        signingKey: options.providerKey,
         chainId: chain.chainId,
         registry,
         ledger,

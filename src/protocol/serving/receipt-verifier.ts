@@ -6,11 +6,17 @@
  * u1·G + u2·P (u1 = z/s, u2 = r/s) is the point whose x is r and whose y parity is v − 27, so
  * a receipt passes here exactly when it would pass the ledger's ecrecover. Anything else (an
  * unknown user, a mismatch) falls back to full recovery, which also names the real signer.
+ *
+ * Given a faster Ecdsa (the provider's native libsecp256k1), every receipt is simply recovered in
+ * full: that costs less than any pure-JS shortcut, needs no tables, and keeps no keys.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToBigInt, getAddress } from 'viem';
 import type { Address, Hex } from 'viem';
-import { parseReceiptSignature, receiptDigestBytes, receiptDomainSeparator, recoverSignerKey, signerAddress } from './receipt.ts';
+import { InvalidInputError } from '../errors.ts';
+import { nobleKeccak256, publicKeyAddress } from './ecdsa.ts';
+import type { Ecdsa, Keccak256 } from './ecdsa.ts';
+import { decodeReceiptSignature, parseReceiptSignature, receiptDigestBytes, receiptDomainSeparator, recoverSignerKey, signerAddress } from './receipt.ts';
 import type { Receipt, ReceiptDomain, ReceiptSignature, SignerKey } from './receipt.ts';
 
 /** How many users' keys are kept with precomputed multiples: about 300 KiB each, so 40 MiB at most. */
@@ -31,8 +37,15 @@ const IDLE_CHECKS_PER_KEY = 4;
 
 export type ReceiptVerifierOptions = {
   domain: ReceiptDomain;
-  /** Users whose public keys are kept (128), the least recently used giving way once idle. */
+  /** Users whose public keys are kept (128), the least recently used giving way once idle; pure-JS checks only. */
   maxKeys?: number;
+};
+
+export type ReceiptVerifierDeps = {
+  /** Recovers every receipt with this instead of the pure-JS curve math and its per-user tables. */
+  ecdsa?: Ecdsa;
+  /** keccak256 for the digests (noble by default). */
+  keccak?: Keccak256;
 };
 
 export type ReceiptVerifier = {
@@ -50,7 +63,9 @@ const { Fn } = Point;
 let base: SignerKey | undefined;
 const baseTable = (): SignerKey => (base ??= Point.fromAffine(Point.BASE.toAffine()).precompute(BASE_WINDOW, false));
 
-export function createReceiptVerifier(options: ReceiptVerifierOptions): ReceiptVerifier {
+export function createReceiptVerifier(options: ReceiptVerifierOptions, deps: ReceiptVerifierDeps = {}): ReceiptVerifier {
+  const keccak = deps.keccak ?? nobleKeccak256;
+  if (deps.ecdsa) return recoveringVerifier(options, deps.ecdsa, keccak);
   const separator = receiptDomainSeparator(options.domain);
   const maxKeys = options.maxKeys ?? DEFAULT_RECEIPT_KEYS;
   if (maxKeys > 0) baseTable();
@@ -73,7 +88,7 @@ export function createReceiptVerifier(options: ReceiptVerifierOptions): ReceiptV
     signer(receipt, signature) {
       checks++;
       const parsed = parseReceiptSignature(signature);
-      const digest = receiptDigestBytes(separator, receipt);
+      const digest = receiptDigestBytes(separator, receipt, keccak);
       const user = getAddress(receipt.user);
       const known = keys.get(user);
       if (known && recoversTo(known.key, digest, parsed)) {
@@ -89,6 +104,19 @@ export function createReceiptVerifier(options: ReceiptVerifierOptions): ReceiptV
     knows(user) {
       return keys.has(getAddress(user));
     },
+  };
+}
+
+function recoveringVerifier(options: ReceiptVerifierOptions, ecdsa: Ecdsa, keccak: Keccak256): ReceiptVerifier {
+  const separator = receiptDomainSeparator(options.domain);
+  return {
+    signer(receipt, signature) {
+      const { compact, recovery } = decodeReceiptSignature(signature);
+      const key = ecdsa.recover(receiptDigestBytes(separator, receipt, keccak), compact, recovery);
+      if (!key) throw new InvalidInputError('SERVING_BAD_SIGNATURE', 'Receipt signature is invalid', { details: 'no public key recovers from it' });
+      return publicKeyAddress(key, keccak);
+    },
+    knows: () => false,
   };
 }
 

@@ -6,11 +6,15 @@
  * v of 27 or 28); `recoverReceiptSigner` applies the same rule, so a provider never accepts a
  * receipt the ledger would reject.
  */
+import { Buffer } from 'node:buffer';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToHex, getAddress, hexToBigInt, hexToBytes, isAddress, isHex, keccak256, numberToBytes, size, slice, stringToBytes } from 'viem';
 import type { Address, Hex, LocalAccount } from 'viem';
 import { publicKeyToAddress } from 'viem/accounts';
 import { InvalidInputError } from '../errors.ts';
+import { abiWords, putAddress, putBytes32, putUint256 } from './abi-words.ts';
+import { nobleKeccak256 } from './ecdsa.ts';
+import type { Keccak256 } from './ecdsa.ts';
 
 export const RECEIPT_DOMAIN_NAME = 'Levity Serving';
 export const RECEIPT_DOMAIN_VERSION = '1';
@@ -87,20 +91,20 @@ export function receiptDomainSeparator(domain: ReceiptDomain): Uint8Array {
 }
 
 /** The digest of `receipt` under a separator from receiptDomainSeparator, as bytes. */
-export function receiptDigestBytes(separator: Uint8Array, receipt: Receipt): Uint8Array {
+export function receiptDigestBytes(separator: Uint8Array, receipt: Receipt, keccak: Keccak256 = nobleKeccak256): Uint8Array {
   assertReceipt(receipt);
-  const struct = new Uint8Array(5 * 32);
-  struct.set(RECEIPT_TYPEHASH, 0);
-  struct.set(addressWord(receipt.user), 32);
-  struct.set(addressWord(receipt.provider), 64);
-  struct.set(word(receipt.cumulativeAmount), 96);
-  struct.set(word(receipt.nonce), 128);
+  const struct = abiWords(5);
+  putBytes32(struct, 0, RECEIPT_TYPEHASH);
+  putAddress(struct, 1, receipt.user);
+  putAddress(struct, 2, receipt.provider);
+  putUint256(struct, 3, receipt.cumulativeAmount);
+  putUint256(struct, 4, receipt.nonce);
   const message = new Uint8Array(2 + 32 + 32);
   message[0] = 0x19;
   message[1] = 0x01;
   message.set(separator, 2);
-  message.set(keccak256(struct, 'bytes'), 34);
-  return keccak256(message, 'bytes');
+  message.set(keccak(struct), 34);
+  return keccak(message);
 }
 
 /** The EIP-712 digest the user signs and the ledger recovers from. */
@@ -136,6 +140,16 @@ export function parseReceiptSignature(signature: Hex): ReceiptSignature {
     s: hexToBigInt(slice(signature, 32, 64)),
     recovery: signature.slice(130, 132) === '1c' ? 1 : 0,
   };
+}
+
+/** A canonical receipt signature as bytes: r‖s, and v as the recovery bit. */
+export type CompactSignature = { compact: Uint8Array; recovery: 0 | 1 };
+
+/** parseReceiptSignature's bytes form (same rule, same error), for an Ecdsa port. */
+export function decodeReceiptSignature(signature: Hex): CompactSignature {
+  const problem = signatureProblem(signature);
+  if (problem) throw badSignature(problem);
+  return { compact: Buffer.from(signature.slice(2, 130), 'hex'), recovery: signature.slice(130, 132) === '1c' ? 1 : 0 };
 }
 
 /** The public key ecrecover gives for this digest and signature; throws SERVING_BAD_SIGNATURE when none does. */

@@ -5,9 +5,12 @@
  * keccak256(abi.encode(RESPONSE_DOMAIN, provider, user, nonce, keccak(id), keccak(model),
  * promptTokens, completionTokens, cost, spentAfter, keccak(utf8 content))).
  */
-import { bytesToHex, getAddress, hexToBytes, isAddressEqual, keccak256, numberToBytes, recoverMessageAddress, stringToBytes } from 'viem';
+import { bytesToHex, getAddress, hexToBytes, isAddressEqual, keccak256, recoverMessageAddress, stringToBytes } from 'viem';
 import type { Address, Hex, LocalAccount } from 'viem';
 import { InvalidInputError } from '../errors.ts';
+import { abiWords, putAddress, putBytes32, putUint256 } from './abi-words.ts';
+import { nobleKeccak256, personalDigest, signatureHex } from './ecdsa.ts';
+import type { Ecdsa, Keccak256 } from './ecdsa.ts';
 import { signatureProblem } from './receipt.ts';
 
 export const RESPONSE_DOMAIN: Hex = keccak256(stringToBytes('levity.serving.response.v1'));
@@ -43,23 +46,36 @@ const RESPONSE_DOMAIN_BYTES = hexToBytes(RESPONSE_DOMAIN);
  * viem's encodeAbiParameters.
  */
 export function responseDigest(message: ResponseMessage): Hex {
-  const words = new Uint8Array(11 * 32);
-  words.set(RESPONSE_DOMAIN_BYTES, 0);
-  words.set(hexToBytes(address(message.provider, 'provider')), 32 + 12);
-  words.set(hexToBytes(address(message.user, 'user')), 64 + 12);
-  words.set(numberToBytes(uint256(message.nonce, 'nonce'), { size: 32 }), 96);
-  words.set(keccak256(stringToBytes(message.id), 'bytes'), 128);
-  words.set(keccak256(stringToBytes(message.model), 'bytes'), 160);
-  words.set(numberToBytes(uint256(message.promptTokens, 'promptTokens'), { size: 32 }), 192);
-  words.set(numberToBytes(uint256(message.completionTokens, 'completionTokens'), { size: 32 }), 224);
-  words.set(numberToBytes(uint256(message.cost, 'cost'), { size: 32 }), 256);
-  words.set(numberToBytes(uint256(message.spentAfter, 'spentAfter'), { size: 32 }), 288);
-  words.set(keccak256(stringToBytes(message.content), 'bytes'), 320);
-  return bytesToHex(keccak256(words, 'bytes'));
+  return bytesToHex(responseDigestBytes(message));
+}
+
+/** responseDigest as bytes, with the keccak256 to use. */
+export function responseDigestBytes(message: ResponseMessage, keccak: Keccak256 = nobleKeccak256): Uint8Array {
+  const words = abiWords(11);
+  putBytes32(words, 0, RESPONSE_DOMAIN_BYTES);
+  putAddress(words, 1, address(message.provider, 'provider'));
+  putAddress(words, 2, address(message.user, 'user'));
+  putUint256(words, 3, uint256(message.nonce, 'nonce'));
+  putBytes32(words, 4, keccak(stringToBytes(message.id)));
+  putBytes32(words, 5, keccak(stringToBytes(message.model)));
+  putUint256(words, 6, uint256(message.promptTokens, 'promptTokens'));
+  putUint256(words, 7, uint256(message.completionTokens, 'completionTokens'));
+  putUint256(words, 8, uint256(message.cost, 'cost'));
+  putUint256(words, 9, uint256(message.spentAfter, 'spentAfter'));
+  putBytes32(words, 10, keccak(stringToBytes(message.content)));
+  return keccak(words);
 }
 
 export async function signResponse(account: LocalAccount, message: ResponseMessage): Promise<Hex> {
   return account.signMessage({ message: { raw: responseDigest(message) } });
+}
+
+/**
+ * What signResponse gives for the account of `privateKey`, byte for byte, computed with an Ecdsa
+ * port and synchronously: the provider's hot path.
+ */
+export function signResponseWith(ecdsa: Ecdsa, privateKey: Uint8Array, message: ResponseMessage, keccak: Keccak256 = nobleKeccak256): Hex {
+  return signatureHex(ecdsa.sign(personalDigest(responseDigestBytes(message, keccak), keccak), privateKey));
 }
 
 /**

@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 import { NotFoundError, UpstreamError, errorMessage } from '../../protocol/errors.ts';
 import { generationAbortedError, validateGenerateRequest } from './backend.ts';
 import type { ChatBackend, FinishReason, GenerateOptions, GenerateRequest, GenerateResult } from './backend.ts';
+import { createNodeHttpFetch } from './node-http-fetch.ts';
+import type { UpstreamFetch } from './node-http-fetch.ts';
 
 export type ProxyBackendOptions = {
   /** The upstream's base URL, with or without the trailing `/v1`. */
@@ -19,7 +21,8 @@ export type ProxyBackendOptions = {
   tokenizeCacheSize?: number;
 };
 
-export type ProxyBackendDeps = { fetch?: typeof fetch };
+/** `fetch` replaces the default transport (node:http with keep-alive, see node-http-fetch.ts). */
+export type ProxyBackendDeps = { fetch?: UpstreamFetch };
 
 type Json = Record<string, unknown>;
 
@@ -27,7 +30,17 @@ const DEFAULT_CONTEXT = 8192;
 const DEFAULT_TOKENIZE_CACHE = 1024;
 
 export async function createProxyBackend(options: ProxyBackendOptions & ProxyBackendDeps, deps: ProxyBackendDeps = {}): Promise<ChatBackend> {
-  const doFetch = deps.fetch ?? options.fetch ?? globalThis.fetch;
+  const given = deps.fetch ?? options.fetch;
+  const transport = given ? undefined : createNodeHttpFetch();
+  try {
+    return await proxyBackend(options, given ?? transport!.fetch, () => transport?.close());
+  } catch (error) {
+    transport?.close();
+    throw error;
+  }
+}
+
+async function proxyBackend(options: ProxyBackendOptions, doFetch: UpstreamFetch, closeTransport: () => void): Promise<ChatBackend> {
   const base = options.upstream.replace(/\/+$/, '').replace(/\/v1$/, '');
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
   if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
@@ -105,7 +118,8 @@ export async function createProxyBackend(options: ProxyBackendOptions & ProxyBac
         const response = await doFetch(`${base}/tokenize`, { method: 'POST', headers, body: query, ...once });
         // Only a vLLM-style answer with `count` applies the chat template; llama.cpp's `{ tokens }` for raw content
         // would undercount a chat, so it is not used.
-        const body: unknown = response.ok ? await response.json() : undefined;
+        // An unread answer would hold its connection: read it, or cancel it.
+        const body: unknown = response.ok ? await response.json() : await response.body?.cancel();
         if (isObject(body) && Number.isSafeInteger(body.count) && (body.count as number) >= 0) {
           tokenizeWorks = true;
           if (cacheSize > 0) {
@@ -204,7 +218,9 @@ export async function createProxyBackend(options: ProxyBackendOptions & ProxyBac
       return ensureModel(model);
     },
     generate,
-    async close() {},
+    async close() {
+      closeTransport();
+    },
   };
 }
 

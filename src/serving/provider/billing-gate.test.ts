@@ -4,8 +4,10 @@ import { after, before, describe, it } from 'node:test';
 import type { LocalAccount } from 'viem';
 import { startTestEvm } from '../../chain/test-evm.ts';
 import { InvalidInputError, LevityError } from '../../protocol/errors.ts';
+import { loadKeccak } from '../../protocol/storage/keccak.ts';
 import { createBillingGate } from './billing-gate.ts';
 import type { BillingGate, Reservation, Usage } from './billing-gate.ts';
+import { nativeEcdsa } from './native-ecdsa.ts';
 import { openReceiptsStore } from './receipts-store.ts';
 import type { ReceiptsStore } from './receipts-store.ts';
 import { receiptSigner, startServingFixture } from './testing.ts';
@@ -120,5 +122,32 @@ describe('billing gate', () => {
     await fx.ledgerTx(user, 'fund', [provider.address, 1n]);
     // Still within the cache time: the refusal above made it read again, and so does this one.
     await gate.reserve(over, 1n).then((r) => r.release());
+  });
+
+  it('with native crypto, passes the user\'s receipt and refuses forged, re-targeted, tampered or flipped ones', async () => {
+    const ecdsa = nativeEcdsa();
+    assert.ok(ecdsa, 'the native secp256k1 addon loads');
+    const fastStore = openReceiptsStore({ path: join(fx.dir, 'gate-native.sqlite') });
+    try {
+      const crypto = { ecdsa, keccak: (await loadKeccak()).hash };
+      const fast = createBillingGate({ store: fastStore, client: fx.evm.publicClient, domain: fx.domain, provider: provider.address, prices, crypto });
+      const signer = receiptSigner(user, provider.address, fx.domain);
+      const mallory = fx.evm.accounts[2]!;
+      const genuine = await signer.headers(500n, { nonce: 0n });
+      const flipped = { ...genuine, 'X-Levity-Signature': `${genuine['X-Levity-Signature']!.slice(0, 130)}${genuine['X-Levity-Signature']!.endsWith('1b') ? '1c' : '1b'}` };
+      for (const forged of [
+        await signer.headers(500n, { nonce: 0n, signer: mallory }),
+        await signer.headers(500n, { nonce: 0n, provider: mallory.address }),
+        { ...genuine, 'X-Levity-Cumulative': '5000' },
+        { ...genuine, 'X-Levity-Nonce': '1' },
+        flipped,
+      ]) {
+        await assert.rejects(fast.authorise(forged), code('SERVING_BAD_SIGNATURE'));
+      }
+      const claim = await fast.authorise(genuine);
+      assert.deepEqual([claim.user, claim.nonce, claim.cumulative], [user.address, 0n, 500n]);
+    } finally {
+      fastStore.close();
+    }
   });
 });

@@ -19,6 +19,7 @@ import { claimReceipt, parseBillingHeaders, usageCost } from '../../protocol/ser
 import type { BillingClaim, HeaderSource, TokenPrices } from '../../protocol/serving/billing.ts';
 import type { ReceiptDomain } from '../../protocol/serving/receipt.ts';
 import { createReceiptVerifier } from '../../protocol/serving/receipt-verifier.ts';
+import type { ReceiptVerifierDeps } from '../../protocol/serving/receipt-verifier.ts';
 import { nonceReplayed } from './receipts-store.ts';
 import type { AcceptedReceipt, ReceiptsStore, UserBilling } from './receipts-store.ts';
 import { readSubAccount } from './settlement.ts';
@@ -39,6 +40,8 @@ export type BillingGateOptions = {
    */
   chainCacheMs?: number;
   now?: () => number;
+  /** Faster curve math and hashing for the signature check (the provider passes native ones). */
+  crypto?: ReceiptVerifierDeps;
 };
 
 export type Usage = { id: string; promptTokens: number; completionTokens: number };
@@ -72,7 +75,7 @@ export function createBillingGate(options: BillingGateOptions): BillingGate {
   const { store, client, domain, provider, prices } = options;
   const cacheMs = options.chainCacheMs ?? DEFAULT_CHAIN_CACHE_MS;
   const now = options.now ?? Date.now;
-  const verifier = createReceiptVerifier({ domain });
+  const verifier = createReceiptVerifier({ domain }, options.crypto);
   const reserved = new Map<Address, bigint>();
   // Per user, the newest receipt taken but not yet committed: its nonce is used from the moment it is taken.
   const taken = new Map<Address, AcceptedReceipt>();

@@ -7,11 +7,12 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { getAddress, isAddress } from 'viem';
-import type { LocalAccount } from 'viem';
+import type { Hex, LocalAccount } from 'viem';
 import { InvalidInputError, LevityError, NotFoundError } from '../../protocol/errors.ts';
 import { worstCaseCost } from '../../protocol/serving/billing.ts';
 import type { TokenPrices } from '../../protocol/serving/billing.ts';
 import { RESPONSE_SIGNATURE_HEADER, signResponse } from '../../protocol/serving/response-signature.ts';
+import type { ResponseMessage } from '../../protocol/serving/response-signature.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { BillingGate, Reservation } from './billing-gate.ts';
 import { isGenerationAborted } from '../backends/backend.ts';
@@ -29,6 +30,8 @@ export type ProviderRoutesOptions = {
   log: Logger;
   account: LocalAccount;
   gate: BillingGate;
+  /** Signs each response (response-signer.ts); defaults to the account's own signMessage. */
+  signResponse?: (message: ResponseMessage) => Hex | Promise<Hex>;
   backend: ChatBackend;
   prices: TokenPrices;
   defaultMaxTokens: number;
@@ -68,6 +71,7 @@ export function addProviderRoutes(options: ProviderRoutesOptions): void {
   const { app, log, account, gate, backend, prices } = options;
   const now = options.now ?? Date.now;
   const provider = account.address;
+  const sign = options.signResponse ?? ((message: ResponseMessage) => signResponse(account, message));
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const limit = bodyLimit({
     maxSize: maxBodyBytes,
@@ -152,13 +156,18 @@ export function addProviderRoutes(options: ProviderRoutesOptions): void {
 
   /**
    * Charges a finished generation and signs it; `content` is exactly the text the client received.
-   * Returns once the charge is durable: the disk sync runs while the response is signed.
+   * The charge is durable once `durable` resolves: the disk sync runs while the response is signed
+   * and built, and nothing of it may be released before.
    */
-  async function settleJob(job: Job, result: GenerateResult, content: string): Promise<{ proof: LevityResponseProof; promptTokens: number; completionTokens: number }> {
+  async function settleJob(
+    job: Job,
+    result: GenerateResult,
+    content: string,
+  ): Promise<{ proof: LevityResponseProof; promptTokens: number; completionTokens: number; durable: Promise<void> }> {
     const { promptTokens, completionTokens } = result;
     const { cost, spentAfter, durable } = job.reservation.charge({ id: job.head.id, promptTokens, completionTokens });
     const { user, nonce } = job.reservation.claim;
-    const signature = await signResponse(account, {
+    const signature = await sign({
       provider,
       user,
       nonce,
@@ -170,9 +179,8 @@ export function addProviderRoutes(options: ProviderRoutesOptions): void {
       spentAfter,
       content,
     });
-    await durable;
     log.debug({ id: job.head.id, user, nonce: nonce.toString(), promptTokens, completionTokens, cost: cost.toString() }, 'served');
-    return { proof: { provider, nonce: nonce.toString(), cost: cost.toString(), spent: spentAfter.toString(), signature }, promptTokens, completionTokens };
+    return { proof: { provider, nonce: nonce.toString(), cost: cost.toString(), spent: spentAfter.toString(), signature }, promptTokens, completionTokens, durable };
   }
 
   async function whole(job: Job, clientGone: AbortSignal): Promise<Response> {
@@ -180,9 +188,11 @@ export function addProviderRoutes(options: ProviderRoutesOptions): void {
       const result = await run(job, clientGone);
       // The client is gone: nobody reads this answer.
       if (!result) return new Response(null, { status: 499 });
-      const { proof, promptTokens, completionTokens } = await settleJob(job, result, result.text);
+      const { proof, promptTokens, completionTokens, durable } = await settleJob(job, result, result.text);
       const body = completionBody(job.request.kind, job.head, result.text, result.finishReason, openAiUsage(promptTokens, completionTokens), proof);
-      return jsonResponse(200, body, { [RESPONSE_SIGNATURE_HEADER]: proof.signature });
+      const response = jsonResponse(200, body, { [RESPONSE_SIGNATURE_HEADER]: proof.signature });
+      await durable;
+      return response;
     })();
     options.track(work);
     return work;
@@ -239,7 +249,8 @@ export function addProviderRoutes(options: ProviderRoutesOptions): void {
           // so the deltas add up to the text that is signed.
           if (result.text.length > sent.length && result.text.startsWith(sent)) piece(result.text.slice(sent.length));
           try {
-            const { proof, promptTokens, completionTokens } = await settleJob(job, result, sent);
+            const { proof, promptTokens, completionTokens, durable } = await settleJob(job, result, sent);
+            await durable;
             send(sseData(completionChunk(kind, job.head, { ...(kind === 'chat' ? {} : { text: '' }), finishReason: result.finishReason })));
             send(sseData(usageChunk(kind, job.head, openAiUsage(promptTokens, completionTokens), proof)));
             send(SSE_DONE);

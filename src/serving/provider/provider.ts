@@ -1,6 +1,7 @@
 import { join } from 'node:path';
-import type { Account, Address, Chain, LocalAccount, PublicClient, Transport, WalletClient } from 'viem';
+import type { Account, Address, Chain, Hex, LocalAccount, PublicClient, Transport, WalletClient } from 'viem';
 import { InvalidInputError, LevityError } from '../../protocol/errors.ts';
+import { loadKeccak } from '../../protocol/storage/keccak.ts';
 import type { TokenPrices } from '../../protocol/serving/billing.ts';
 import { createRoleApp, listen } from '../../shared/http.ts';
 import type { RunningHttpServer } from '../../shared/http.ts';
@@ -9,8 +10,10 @@ import type { Logger } from '../../shared/log.ts';
 import type { ChatBackend } from '../backends/backend.ts';
 import { createBillingGate } from './billing-gate.ts';
 import { DEFAULT_MAX_TOKENS, addProviderRoutes, errorJson, jsonResponse } from './provider-routes.ts';
+import { nativeEcdsa, nativeEcdsaError } from './native-ecdsa.ts';
 import { openReceiptsStore } from './receipts-store.ts';
 import type { ReceiptsStore } from './receipts-store.ts';
+import { createResponseSigner } from './response-signer.ts';
 import { SERVICE_TYPE_CHAT, VERIFIABILITY_SIGNED_RESPONSE, ensureServiceRegistered } from './registration.ts';
 import { DEFAULT_SETTLE_INTERVAL_MS, createSettlement } from './settlement.ts';
 import type { SettleResult, Settlement } from './settlement.ts';
@@ -30,6 +33,12 @@ export type ProviderOptions = {
   client: PublicClient;
   /** The provider's own key (a local account): registers the service, signs responses, settles. */
   wallet: WalletClient<Transport, Chain, Account>;
+  /**
+   * The wallet account's private key, so that responses are signed natively (checked against the
+   * account). An HD account's key is found without it; a plain local account without it signs
+   * through viem, about a millisecond per response.
+   */
+  signingKey?: Hex;
   chainId: number;
   /** ServiceRegistry address. */
   registry: Address;
@@ -98,6 +107,12 @@ export function createProvider(options: ProviderOptions): Provider {
     async start() {
       if (running) return;
       stopping = false;
+      // Native curve math and wasm keccak for the per-request signature work; pure JS where the addon cannot load.
+      const keccak = (await loadKeccak()).hash;
+      const ecdsa = nativeEcdsa();
+      if (!ecdsa) log.warn({ err: nativeEcdsaError() }, 'native secp256k1 unavailable: receipts and responses use pure-JS curve math');
+      const signer = createResponseSigner({ account, ecdsa, keccak, ...(options.signingKey === undefined ? {} : { privateKey: options.signingKey }) });
+      if (ecdsa && !signer.direct) log.warn('no private key for the provider account: responses are signed through viem (pass signingKey)');
       const store = openReceiptsStore({ path: join(options.dataDir, PROVIDER_STORE_FILE) });
       const gate = createBillingGate({
         store,
@@ -106,6 +121,7 @@ export function createProvider(options: ProviderOptions): Provider {
         provider: account.address,
         prices,
         ...(options.chainCacheMs === undefined ? {} : { chainCacheMs: options.chainCacheMs }),
+        crypto: { keccak, ...(ecdsa ? { ecdsa } : {}) },
       });
       const settlement = createSettlement({
         store,
@@ -129,6 +145,7 @@ export function createProvider(options: ProviderOptions): Provider {
         log,
         account,
         gate,
+        signResponse: signer.sign,
         backend: options.backend,
         prices,
         defaultMaxTokens,
