@@ -303,8 +303,23 @@ describe('provider role', () => {
     assert.ok(BigInt(((await served.json()) as Json).levity.spent) > BigInt(b.spent));
   });
 
+  /** One sample of the provider's /metrics, summed over the series that carry `labels`. */
+  async function metric(name: string, labels = ''): Promise<number> {
+    const text = await (await fetch(`${provider.url}/metrics`)).text();
+    return text
+      .split('\n')
+      .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      .filter((line) => line.includes(labels))
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  }
+
   it('settles exactly what was spent from the sub-account to the provider', async () => {
     const owed = await spent();
+    assert.equal(await metric('levity_provider_unsettled_wei'), Number(owed));
+    assert.equal(await metric('levity_provider_charged_wei_total'), Number(owed));
+    assert.ok((await metric('levity_provider_tokens_total', 'kind="completion"')) > 0);
+    assert.ok((await metric('levity_provider_requests_total', 'status="200"')) > 0);
+    assert.ok((await metric('levity_provider_requests_total', 'status="4')) > 0, 'refused requests are counted too');
     const subBefore = await fx.subAccount(alice.address, provider.address);
     const ethBefore = await fx.evm.publicClient.getBalance({ address: provider.address });
     const results = await provider.settle();
@@ -321,6 +336,9 @@ describe('provider role', () => {
     assert.equal(subAfter.lastNonce, user.nextNonce - 1n);
     assert.equal((await billing()).settled, owed.toString());
     assert.deepEqual(await provider.settle(), [], 'nothing left to settle');
+    assert.equal(await metric('levity_provider_settlements_total', 'outcome="settled"'), 1);
+    assert.equal(await metric('levity_provider_settled_wei_total'), Number(owed));
+    assert.equal(await metric('levity_provider_unsettled_wei'), 0);
   });
 
   it('keeps spent and nonces across a restart, settles at stop, and never settles twice', async () => {

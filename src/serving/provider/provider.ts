@@ -15,6 +15,7 @@ import { openReceiptsStore } from './receipts-store.ts';
 import type { ReceiptsStore } from './receipts-store.ts';
 import { createResponseSigner } from './response-signer.ts';
 import { SERVICE_TYPE_CHAT, VERIFIABILITY_SIGNED_RESPONSE, ensureServiceRegistered } from './registration.ts';
+import { providerMetrics } from './provider-metrics.ts';
 import { DEFAULT_SETTLE_INTERVAL_MS, createSettlement } from './settlement.ts';
 import type { SettleResult, Settlement } from './settlement.ts';
 
@@ -113,7 +114,14 @@ export function createProvider(options: ProviderOptions): Provider {
       if (!ecdsa) log.warn({ err: nativeEcdsaError() }, 'native secp256k1 unavailable: receipts and responses use pure-JS curve math');
       const signer = createResponseSigner({ account, ecdsa, keccak, ...(options.signingKey === undefined ? {} : { privateKey: options.signingKey }) });
       if (ecdsa && !signer.direct) log.warn('no private key for the provider account: responses are signed through viem (pass signingKey)');
-      const store = openReceiptsStore({ path: join(options.dataDir, PROVIDER_STORE_FILE) });
+      const { app, metrics: registry } = createRoleApp({
+        role: 'provider',
+        log,
+        health: () => ({ address: account.address, model, ...store.stats() }),
+      });
+      const metrics = providerMetrics(registry, () => running?.store);
+      metrics.countRequests(app);
+      const store = metrics.metered(openReceiptsStore({ path: join(options.dataDir, PROVIDER_STORE_FILE) }));
       const gate = createBillingGate({
         store,
         client: options.client,
@@ -130,11 +138,7 @@ export function createProvider(options: ProviderOptions): Provider {
         ledger: options.ledger,
         log,
         intervalMs: options.settleIntervalMs ?? DEFAULT_SETTLE_INTERVAL_MS,
-      });
-      const { app } = createRoleApp({
-        role: 'provider',
-        log,
-        health: () => ({ address: account.address, model, ...store.stats() }),
+        onResult: metrics.settled,
       });
       app.notFound((c) =>
         jsonResponse(404, { error: { message: `no route ${c.req.method} ${c.req.path}`, type: 'not_found_error', code: 'HTTP_NOT_FOUND', param: null } }),

@@ -38,6 +38,8 @@ export type SettlementOptions = {
   log: Logger;
   /** 0 disables the timer: settle only on demand and at stop. */
   intervalMs?: number;
+  /** Told every per-user outcome, from timed rounds as well as requested ones (metrics). */
+  onResult?: (result: SettleResult) => void;
 };
 
 export type Settlement = Startable & {
@@ -120,6 +122,7 @@ export function createSettlement(options: SettlementOptions): Settlement {
         results.push({ user: billing.user, outcome: 'failed', amount: billing.spent, paid: 0n, settled: billing.settled, error });
       }
     }
+    if (options.onResult) for (const result of results) options.onResult(result);
     return results;
   }
 
