@@ -1,14 +1,21 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidInputError, NotFoundError } from '../../protocol/errors.ts';
 import { LUA_MODULE_FORMAT, WASM_MODULE_FORMATS, tagValue } from '../../protocol/ao/index.ts';
 import type { Tag } from '../../protocol/ans104/types.ts';
 import { gatewayClient } from '../../gateway/client.ts';
 import { readJsonFile, writeJsonFile } from '../../shared/json-file.ts';
+import type { ModuleCode } from '../vm/process-vm.ts';
 
-export type LoadedModule = { id: string; owner: string; tags: Tag[]; format: string; source: string };
+export type LoadedModule = { id: string; owner: string; tags: Tag[]; format: string; code: ModuleCode };
+
+/** The disk cache: Lua modules as one JSON file (source inline), wasm modules as JSON plus `<id>.wasm`. */
+type CachedModule = { id: string; owner: string; tags: Tag[]; format: string; source?: string; wasmBytes?: number };
 
 const MODULE_QUERY = `query ($ids: [ID!]!) { transactions(ids: $ids) { edges { node { id owner { address } tags { name value } } } } }`;
 type ModuleQueryResult = { transactions: { edges: { node: { id: string; owner: { address: string }; tags: Tag[] } }[] } };
+
+const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
 
 /**
  * Fetches module items from the gateway once and keeps them on disk: a module id names
@@ -19,9 +26,33 @@ export function createModuleLoader(options: { gatewayUrl: string; cacheDir: stri
   // Promises, so processes booting at once on the same module share one fetch and one write.
   const memory = new Map<string, Promise<LoadedModule>>();
 
+  async function fromCache(id: string): Promise<LoadedModule | undefined> {
+    const cached = (await readJsonFile(join(options.cacheDir, `${id}.json`))) as CachedModule | undefined;
+    if (!cached) return undefined;
+    const { source, wasmBytes, ...meta } = cached;
+    if (typeof source === 'string') return { ...meta, code: { kind: 'lua', source } };
+    if (typeof wasmBytes !== 'number') return undefined;
+    try {
+      const bytes = new Uint8Array(await readFile(join(options.cacheDir, `${id}.wasm`)));
+      return bytes.length === wasmBytes ? { ...meta, code: { kind: 'wasm', bytes } } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function toCache(module: LoadedModule): Promise<void> {
+    const { code, ...meta } = module;
+    if (code.kind === 'lua') return writeJsonFile(join(options.cacheDir, `${module.id}.json`), { ...meta, source: code.source });
+    // The binary lands before the JSON that points at it, so a crash leaves no dangling record.
+    await mkdir(options.cacheDir, { recursive: true });
+    const file = join(options.cacheDir, `${module.id}.wasm`);
+    await writeFile(`${file}.tmp`, code.bytes);
+    await rename(`${file}.tmp`, file);
+    await writeJsonFile(join(options.cacheDir, `${module.id}.json`), { ...meta, wasmBytes: code.bytes.length });
+  }
+
   async function fetchModule(id: string): Promise<LoadedModule> {
-    const file = join(options.cacheDir, `${id}.json`);
-    const cached = (await readJsonFile(file)) as LoadedModule | undefined;
+    const cached = await fromCache(id);
     if (cached) return cached;
     const result = await gateway.graphql<ModuleQueryResult>(MODULE_QUERY, { ids: [id] });
     const node = result.transactions.edges[0]?.node;
@@ -30,19 +61,24 @@ export function createModuleLoader(options: { gatewayUrl: string; cacheDir: stri
       throw new InvalidInputError('CU_NOT_A_MODULE', `item ${id} is not a module (Type is not Module)`, { meta: { module: id } });
     }
     const format = tagValue(node.tags, 'Module-Format') ?? '';
-    if (format !== LUA_MODULE_FORMAT) {
-      const known = WASM_MODULE_FORMATS.includes(format);
-      throw new InvalidInputError(
-        'CU_MODULE_FORMAT_UNSUPPORTED',
-        known
-          ? `module ${id} is an AO WASM module (${format}); this CU evaluates ${LUA_MODULE_FORMAT} modules only`
-          : `module ${id} has an unknown Module-Format "${format}"`,
-        { meta: { module: id, format } },
-      );
+    const wasm = WASM_MODULE_FORMATS.includes(format);
+    if (format !== LUA_MODULE_FORMAT && !wasm) {
+      throw new InvalidInputError('CU_MODULE_FORMAT_UNSUPPORTED', `module ${id} has an unknown Module-Format "${format}"`, {
+        meta: { module: id, format, supported: [LUA_MODULE_FORMAT, ...WASM_MODULE_FORMATS] },
+      });
     }
-    const source = new TextDecoder().decode(await gateway.data(id));
-    const loaded: LoadedModule = { id, owner: node.owner.address, tags: node.tags, format, source };
-    await writeJsonFile(file, loaded);
+    const data = await gateway.data(id);
+    let code: ModuleCode;
+    if (wasm) {
+      if (!WASM_MAGIC.every((byte, i) => data[i] === byte)) {
+        throw new InvalidInputError('CU_MODULE_INVALID', `module ${id} says it is ${format} but its data is not a wasm binary`, { meta: { module: id, format } });
+      }
+      code = { kind: 'wasm', bytes: data };
+    } else {
+      code = { kind: 'lua', source: new TextDecoder().decode(data) };
+    }
+    const loaded: LoadedModule = { id, owner: node.owner.address, tags: node.tags, format, code };
+    await toCache(loaded);
     return loaded;
   }
 

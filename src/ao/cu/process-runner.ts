@@ -5,8 +5,8 @@ import { InvalidInputError, errorMessage } from '../../protocol/errors.ts';
 import { cronTimestampsBetween, parseCronInterval, parseComputeLimit, parseMemoryLimit, processCrons, tagValue } from '../../protocol/ao/index.ts';
 import type { AoEnv, AoMessage, EvalResult, SuProcess, Tag } from '../../protocol/ao/types.ts';
 import type { Logger } from '../../shared/log.ts';
-import { createLuaProcess, restoreLuaProcess } from '../vm/lua-process.ts';
-import type { LuaProcess, LuaProcessOptions } from '../vm/lua-process.ts';
+import { createProcessVm, restoreProcessVm } from '../vm/process-vm.ts';
+import type { ProcessVm, ProcessVmOptions } from '../vm/process-vm.ts';
 import { cronMessage, processEnv, scheduledMessage, slotPosition } from './ao-message.ts';
 import type { CuStore, ProcessProgress, StoredEvaluation } from './cu-store.ts';
 import type { LoadedModule, ModuleLoader } from './module-loader.ts';
@@ -20,6 +20,8 @@ export type CuLimits = {
   /** Used when neither the process nor the module sets a limit. */
   defaultMemoryBytes: number;
   defaultInstructions: number;
+  /** Wall-clock time one message of a wasm process may run (wasm is not metered); default 10 s. */
+  wasmMessageTimeoutMs?: number;
 };
 
 export type ProcessRunnerDeps = {
@@ -41,23 +43,25 @@ export type StateReport = { hash: string; ordinate: number; nonce: number; times
 
 const PAGE = 1000;
 const DEFAULT_CHECKPOINT_EVERY = 2000;
+const DEFAULT_WASM_MESSAGE_TIMEOUT_MS = 10_000;
 
 type Cron = { interval: string; ms: number; tags: Tag[] };
 
 type Live = {
-  lua: LuaProcess;
+  vm: ProcessVm;
   process: SuProcess;
   module: LoadedModule;
   env: AoEnv;
-  options: LuaProcessOptions;
+  options: ProcessVmOptions;
   crons: Cron[];
   position: ProcessProgress;
 };
 
 /**
- * One process on this CU: a live Lua VM fed the process's schedule in nonce order, with cron
- * ticks generated between slots. Everything it does is serialised, so requests for the same
- * process never race; its state can always be rebuilt from the last checkpoint plus the SU log.
+ * One process on this CU: a live VM (Lua, or an AO wasm module in a worker thread) fed the
+ * process's schedule in nonce order, with cron ticks generated between slots. Everything it does
+ * is serialised, so requests for the same process never race; its state can always be rebuilt
+ * from the last checkpoint plus the SU log.
  */
 export function createProcessRunner(deps: ProcessRunnerDeps) {
   const { processId, su, store, log } = deps;
@@ -72,13 +76,14 @@ export function createProcessRunner(deps: ProcessRunnerDeps) {
     return next;
   }
 
-  function limitsFor(process: SuProcess, module: LoadedModule): LuaProcessOptions {
+  function limitsFor(process: SuProcess, module: LoadedModule): ProcessVmOptions {
     const { limits } = deps;
     const memoryTag = tagValue(process.tags, 'Memory-Limit') ?? tagValue(module.tags, 'Memory-Limit');
     const computeTag = tagValue(process.tags, 'Compute-Limit') ?? tagValue(module.tags, 'Compute-Limit');
     return {
       memoryLimitBytes: Math.min(memoryTag ? parseMemoryLimit(memoryTag) : limits.defaultMemoryBytes, limits.maxMemoryBytes),
       instructionLimit: Math.min(computeTag ? parseComputeLimit(computeTag) : limits.defaultInstructions, limits.maxInstructions),
+      wasmTimeoutMs: limits.wasmMessageTimeoutMs ?? DEFAULT_WASM_MESSAGE_TIMEOUT_MS,
     };
   }
 
@@ -113,11 +118,11 @@ export function createProcessRunner(deps: ProcessRunnerDeps) {
       checkpoint: null,
     };
     const saved = store.progress(processId);
-    let lua: LuaProcess | undefined;
+    let vm: ProcessVm | undefined;
     let position = fresh;
     if (saved?.checkpoint && existsSync(saved.checkpoint.file)) {
       try {
-        lua = await restoreLuaProcess(module.source, await readFile(saved.checkpoint.file), options);
+        vm = await restoreProcessVm(module.code, await readFile(saved.checkpoint.file), options);
         const { ordinate, nonce, timestamp, blockHeight } = saved.checkpoint;
         position = { processId, ordinate, nonce, timestamp, blockHeight, checkpoint: saved.checkpoint };
         log.debug({ processId, ordinate }, 'process restored from its checkpoint');
@@ -125,13 +130,22 @@ export function createProcessRunner(deps: ProcessRunnerDeps) {
         log.warn({ processId, err: errorMessage(error) }, 'checkpoint unusable; replaying from the SU log');
       }
     }
-    lua ??= await createLuaProcess(module.source, options);
-    live = { lua, process, module, env: processEnv(process, module), options, crons: cronsOf(process), position };
+    vm ??= await createProcessVm(module.code, options);
+    live = { vm, process, module, env: processEnv(process, module), options, crons: cronsOf(process), position };
     return live;
   }
 
-  function evaluation(state: Live, message: AoMessage, cron: string | null, ids: { nonce: number | null; messageId: string | null; assignmentId: string | null }): StoredEvaluation {
-    const result = state.lua.evaluate(message, state.env);
+  async function evaluation(state: Live, message: AoMessage, cron: string | null, ids: { nonce: number | null; messageId: string | null; assignmentId: string | null }): Promise<StoredEvaluation> {
+    let result: EvalResult;
+    try {
+      result = await state.vm.evaluate(message, state.env);
+    } catch (error) {
+      // The VM may be ahead of what is recorded (the batch is stored at its end): drop it, and
+      // the next request starts again from the checkpoint.
+      if (live === state) live = undefined;
+      await state.vm.close().catch(() => undefined);
+      throw error;
+    }
     const position = state.position;
     position.ordinate += 1;
     position.timestamp = message.Timestamp;
@@ -149,20 +163,19 @@ export function createProcessRunner(deps: ProcessRunnerDeps) {
   }
 
   /** Cron ticks after the last evaluation, up to and including `upTo`. */
-  function cronEvaluations(state: Live, upTo: number, blockHeight: number): StoredEvaluation[] {
+  async function cronEvaluations(state: Live, upTo: number, blockHeight: number): Promise<StoredEvaluation[]> {
     if (state.crons.length === 0 || state.position.nonce < 0) return [];
     const ticks: { at: number; cron: Cron }[] = [];
     for (const cron of state.crons) {
       for (const at of cronTimestampsBetween(state.process.timestamp, state.position.timestamp, upTo, cron.ms)) ticks.push({ at, cron });
     }
     ticks.sort((a, b) => a.at - b.at);
-    return ticks.map(({ at, cron }, i) =>
-      evaluation(state, cronMessage(state.process, cron.tags, at, blockHeight), `${i}-${cron.interval}`, {
-        nonce: null,
-        messageId: null,
-        assignmentId: null,
-      }),
-    );
+    const evaluations: StoredEvaluation[] = [];
+    for (const [i, { at, cron }] of ticks.entries()) {
+      const message = cronMessage(state.process, cron.tags, at, blockHeight);
+      evaluations.push(await evaluation(state, message, `${i}-${cron.interval}`, { nonce: null, messageId: null, assignmentId: null }));
+    }
+    return evaluations;
   }
 
   async function advance(target: EvaluationTarget): Promise<void> {
@@ -186,15 +199,15 @@ export function createProcessRunner(deps: ProcessRunnerDeps) {
         const slot = slotPosition(edge.node);
         if (slot.nonce <= state.position.nonce) continue;
         if (slot.nonce > wantNonce) break;
-        batch.push(...cronEvaluations(state, slot.timestamp - 1, state.position.blockHeight));
+        batch.push(...(await cronEvaluations(state, slot.timestamp - 1, state.position.blockHeight)));
         const message = scheduledMessage(processId, edge.node);
-        batch.push(evaluation(state, message, null, { nonce: slot.nonce, messageId: message.Id ?? null, assignmentId: edge.node.assignment.id }));
+        batch.push(await evaluation(state, message, null, { nonce: slot.nonce, messageId: message.Id ?? null, assignmentId: edge.node.assignment.id }));
       }
       if (batch.length > 0) store.record(batch, { ...state.position });
       await maybeCheckpoint(state);
     }
     if ('latest' in target && target.until && target.until.timestamp > state.position.timestamp) {
-      const batch = cronEvaluations(state, target.until.timestamp, target.until.blockHeight);
+      const batch = await cronEvaluations(state, target.until.timestamp, target.until.blockHeight);
       // Nothing the SU schedules later can be stamped at or before its reported time.
       state.position.timestamp = target.until.timestamp;
       store.record(batch, { ...state.position });
@@ -208,7 +221,7 @@ export function createProcessRunner(deps: ProcessRunnerDeps) {
     const tmp = `${checkpointFile}.tmp`;
     const handle = await open(tmp, 'w');
     try {
-      await handle.writeFile(state.lua.snapshot());
+      await handle.writeFile(await state.vm.snapshot());
       await handle.sync();
     } finally {
       await handle.close();
@@ -249,7 +262,7 @@ export function createProcessRunner(deps: ProcessRunnerDeps) {
           From: tagValue(tags, 'From-Process') ?? owner,
           'Read-Only': true,
         };
-        return state.lua.dryRun(message, state.env);
+        return state.vm.dryRun(message, state.env);
       });
     },
 
@@ -259,13 +272,13 @@ export function createProcessRunner(deps: ProcessRunnerDeps) {
         const state = live!;
         const { ordinate, nonce, timestamp, blockHeight } = state.position;
         return {
-          hash: state.lua.stateHash(),
+          hash: await state.vm.stateHash(),
           ordinate,
           nonce,
           timestamp,
           blockHeight,
-          memoryUsed: state.lua.memoryUsed(),
-          snapshot: state.lua.snapshot(),
+          memoryUsed: state.vm.memoryUsed(),
+          snapshot: await state.vm.snapshot(),
         };
       });
     },
@@ -277,7 +290,7 @@ export function createProcessRunner(deps: ProcessRunnerDeps) {
         try {
           await writeCheckpoint(live);
         } finally {
-          live.lua.close();
+          await live.vm.close();
           live = undefined;
         }
       });
