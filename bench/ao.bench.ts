@@ -4,33 +4,36 @@
  * rebuild a process from a long SU log (`BENCH_AO_MESSAGES`, default 100k) over HTTP.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCu, luaRuntimeSource } from '../src/ao/index.ts';
 import { createLuaProcess } from '../src/ao/vm/lua-process.ts';
+import { createWasmProcess } from '../src/ao/vm/wasm-process.ts';
 import { createDataItem, ed25519Signer, parseDataItem, toB64Url } from '../src/protocol/ans104/index.ts';
-import type { AoEnv, AoMessage } from '../src/protocol/ao/types.ts';
+import type { AoEnv, AoMessage, EvalResult } from '../src/protocol/ao/types.ts';
 import { createLogger } from '../src/shared/log.ts';
 import { report } from './report.ts';
 import { startDevnet } from '../test/e2e/devnet-process.ts';
 
 const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
 const MESSAGES = Number(process.env.BENCH_AO_MESSAGES ?? 100_000);
+const AOS_WASM = new URL('../fixtures/ao-wasm/levity-aos.wasm', import.meta.url);
 const HANDLER = `Handlers.add("ping", "Ping", function (msg) Count = (Count or 0) + 1; msg.reply({ Data = "pong" }) end)`;
 
-/** One core: a live process evaluating Ping messages that each reply. */
-async function evaluatorThroughput(): Promise<number> {
+type Evaluate = (message: AoMessage, env: AoEnv) => EvalResult | Promise<EvalResult>;
+
+/** A live process evaluating Ping messages that each reply: msg/s after a warm-up. */
+async function evaluatorThroughput(evaluate: Evaluate): Promise<number> {
   const owner = toB64Url(randomBytes(32));
   const pid = toB64Url(randomBytes(32));
-  const process_ = await createLuaProcess(luaRuntimeSource(), { memoryLimitBytes: 256 * 1024 * 1024, instructionLimit: 100_000_000 });
   const env: AoEnv = {
     Process: { Id: pid, Owner: owner, Tags: [{ name: 'Type', value: 'Process' }] },
     Module: { Id: toB64Url(randomBytes(32)), Owner: owner, Tags: [] },
   };
   const base = { Owner: owner, From: owner, Target: pid, 'Block-Height': 1, Cron: false };
-  process_.evaluate({ ...base, Id: pid, Data: '', Tags: [{ name: 'Type', value: 'Process' }], Timestamp: 1 } as AoMessage, env);
-  process_.evaluate({ ...base, Id: toB64Url(randomBytes(32)), Data: HANDLER, Tags: [{ name: 'Action', value: 'Eval' }], Timestamp: 2 }, env);
+  await evaluate({ ...base, Id: pid, Data: '', Tags: [{ name: 'Type', value: 'Process' }], Timestamp: 1 } as AoMessage, env);
+  await evaluate({ ...base, Id: toB64Url(randomBytes(32)), Data: HANDLER, Tags: [{ name: 'Action', value: 'Eval' }], Timestamp: 2 }, env);
   const messages: AoMessage[] = Array.from({ length: 20_000 }, (_, i) => ({
     ...base,
     Id: toB64Url(randomBytes(32)),
@@ -39,15 +42,13 @@ async function evaluatorThroughput(): Promise<number> {
     Timestamp: 3 + i,
     Nonce: 2 + i,
   }));
-  for (const message of messages.slice(0, 2000)) process_.evaluate(message, env); // warm-up
+  for (const message of messages.slice(0, 2000)) await evaluate(message, env); // warm-up
   const start = process.hrtime.bigint();
   for (const message of messages.slice(2000)) {
-    const result = process_.evaluate(message, env);
+    const result = await evaluate(message, env);
     if (result.Error !== undefined) throw new Error(`evaluation failed: ${String(result.Error)}`);
   }
-  const rate = 18_000 / seconds(start);
-  process_.close();
-  return rate;
+  return 18_000 / seconds(start);
 }
 
 async function postAll(url: string, items: Uint8Array[], concurrency: number): Promise<void> {
@@ -67,8 +68,15 @@ async function postAll(url: string, items: Uint8Array[], concurrency: number): P
 const dir = await mkdtemp(join(tmpdir(), 'levity-ao-bench-'));
 let devnet: Awaited<ReturnType<typeof startDevnet>> | undefined;
 try {
-  const rate = await evaluatorThroughput();
+  const lua = await createLuaProcess(luaRuntimeSource(), { memoryLimitBytes: 256 * 1024 * 1024, instructionLimit: 100_000_000 });
+  const rate = await evaluatorThroughput((message, env) => lua.evaluate(message, env));
+  lua.close();
   report({ bench: 'ao', name: 'CU evaluation, Ping handler that replies', value: rate, unit: 'msg/s', target: '≥ 5000 msg/s per core', note: 'one live Lua VM, full aos pipeline, one thread' });
+
+  const wasm = await createWasmProcess(new Uint8Array(await readFile(AOS_WASM)), { memoryLimitBytes: 256 * 1024 * 1024, timeoutMs: 10_000 });
+  const wasmRate = await evaluatorThroughput((message, env) => wasm.evaluate(message, env));
+  await wasm.close();
+  report({ bench: 'ao', name: 'CU evaluation, same handler, AO WASM module', value: wasmRate, unit: 'msg/s', note: 'fixtures/ao-wasm/levity-aos.wasm (Lua 5.4 + our runtime, emcc -O2), live instance in a worker' });
 
   devnet = await startDevnet(join(dir, 'devnet'), [], 120_000);
   const ao = devnet.manifest.ao!;
