@@ -1,13 +1,16 @@
 /**
  * AO compute end to end with the real @permaweb/aoconnect 0.0.98 against `levity up`: spawn on
  * the built-in module, message → result, results paging, dryrun, process-to-process ping-pong
- * through MU cranking, a process spawning another, cron through monitor, and a Lua token.
+ * through MU cranking, a process spawning another, cron through monitor, a Lua token, and a
+ * process booted from another item's code (On-Boot=<id>).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createDataItem, ed25519Signer } from '../../src/protocol/ans104/index.ts';
 import { startDevnet } from './devnet-process.ts';
 import type { RunningDevnet } from './devnet-process.ts';
 import { connectAo, eventually, outputText, peek, processTags, tag } from './ao-helpers.ts';
@@ -167,4 +170,20 @@ test('a Lua token: balances, transfers with notices, balance queries by dryrun',
   });
   const refused = await kit.ao.result({ message: overdraw, process: pid });
   assert.equal(await balance(owner), '750', `an overdraft moves nothing: ${JSON.stringify(refused.Messages)}`);
+});
+
+test('On-Boot=<item id> boots the process with that item\'s code, read from the gateway', async () => {
+  const source = `Greeting = "booted from an item"; Handlers.add("greet", "Greet", function (msg) msg.reply({ Data = Greeting }) end)`;
+  const item = await createDataItem({ signer: ed25519Signer(randomBytes(32)), tags: [tag('Content-Type', 'text/x-lua')], data: source });
+  const posted = await fetch(`${devnet.manifest.ao!.gateway}/tx`, { method: 'POST', body: item.raw, headers: { 'content-type': 'application/octet-stream' } });
+  assert.equal(posted.status, 200, await posted.clone().text());
+
+  const pid = await spawnProcess({ tags: [tag('On-Boot', item.id)] });
+  const greet = await kit.ao.message({ process: pid, signer: kit.signer, tags: [tag('Action', 'Greet')] });
+  const reply = await kit.ao.result({ message: greet, process: pid });
+  assert.equal(reply.Messages?.[0]?.Data, 'booted from an item', JSON.stringify(reply));
+
+  const missing = await spawnProcess({ tags: [tag('On-Boot', 'm'.repeat(43))] });
+  const boot = await eventually(async () => (await kit.ao.results({ process: missing, sort: 'ASC', limit: 1 })).edges[0], 20_000, 'the boot result');
+  assert.match(outputText(boot.node), /no item with that id/);
 });

@@ -14,7 +14,7 @@ import { createCuService } from './cu-service.ts';
 import type { CuService } from './cu-service.ts';
 import { sqliteCuStore } from './cu-store.ts';
 import type { CuStore } from './cu-store.ts';
-import { createModuleLoader } from './module-loader.ts';
+import { createModuleLoader, gatewayItemData } from './module-loader.ts';
 import type { CuLimits } from './process-runner.ts';
 import { httpSuClient } from '../unit-clients.ts';
 
@@ -139,6 +139,7 @@ export function createCu(options: CuNodeOptions): CuNode {
       const service = createCuService({
         su: httpSuClient(options.suUrl),
         modules: createModuleLoader({ gatewayUrl: options.gatewayUrl, cacheDir: join(options.dataDir, 'modules') }),
+        itemData: gatewayItemData(options.gatewayUrl),
         store,
         checkpointDir: join(options.dataDir, 'checkpoints'),
         limits: { ...defaultCuLimits, ...options.limits },

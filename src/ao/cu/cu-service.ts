@@ -21,6 +21,8 @@ export type CuServiceDeps = {
   /** How long `/result` waits for an evaluation before answering with an error. */
   resultTimeoutMs?: number;
   checkpointEvery?: number;
+  /** Reads the item an `On-Boot=<id>` tag names (see ProcessRunnerDeps.itemData). */
+  itemData?: (id: string) => Promise<Uint8Array | undefined>;
 };
 
 export type ResultsPage = {

@@ -97,3 +97,16 @@ export function createModuleLoader(options: { gatewayUrl: string; cacheDir: stri
 }
 
 export type ModuleLoader = ReturnType<typeof createModuleLoader>;
+
+/** An item's data from the gateway; undefined only when the gateway has no such item. */
+export function gatewayItemData(gatewayUrl: string): (id: string) => Promise<Uint8Array | undefined> {
+  const gateway = gatewayClient(gatewayUrl);
+  return async (id) => {
+    try {
+      return await gateway.data(id);
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  };
+}

@@ -34,6 +34,11 @@ export type ProcessRunnerDeps = {
   log: Logger;
   /** Evaluations between checkpoints. */
   checkpointEvery?: number;
+  /**
+   * The data of a gateway item, or undefined when no item has that id (On-Boot=<id>). Transient
+   * failures must throw: the boot is then retried, never evaluated without its code.
+   */
+  itemData?: (id: string) => Promise<Uint8Array | undefined>;
 };
 
 /** How far to evaluate: up to a nonce, to the SU's latest slot, or on to a time (cron). */
@@ -42,6 +47,7 @@ export type EvaluationTarget = { nonce: number } | { latest: true; until?: { tim
 export type StateReport = { hash: string; ordinate: number; nonce: number; timestamp: number; blockHeight: number; memoryUsed: number };
 
 const PAGE = 1000;
+const ITEM_ID = /^[A-Za-z0-9_-]{43}$/;
 const DEFAULT_CHECKPOINT_EVERY = 2000;
 const DEFAULT_WASM_MESSAGE_TIMEOUT_MS = 10_000;
 
@@ -162,6 +168,15 @@ export function createProcessRunner(deps: ProcessRunnerDeps) {
     };
   }
 
+  /** The process's own message, with the code its On-Boot tag names when that is another item. */
+  async function withBootSource(message: AoMessage): Promise<AoMessage> {
+    if (message.Id !== processId || !deps.itemData) return message;
+    const onBoot = tagValue(message.Tags, 'On-Boot');
+    if (onBoot === undefined || !ITEM_ID.test(onBoot)) return message;
+    const data = await deps.itemData(onBoot);
+    return data === undefined ? message : { ...message, 'On-Boot-Source': new TextDecoder().decode(data) };
+  }
+
   /** Cron ticks after the last evaluation, up to and including `upTo`. */
   async function cronEvaluations(state: Live, upTo: number, blockHeight: number): Promise<StoredEvaluation[]> {
     if (state.crons.length === 0 || state.position.nonce < 0) return [];
@@ -200,7 +215,7 @@ export function createProcessRunner(deps: ProcessRunnerDeps) {
         if (slot.nonce <= state.position.nonce) continue;
         if (slot.nonce > wantNonce) break;
         batch.push(...(await cronEvaluations(state, slot.timestamp - 1, state.position.blockHeight)));
-        const message = scheduledMessage(processId, edge.node);
+        const message = await withBootSource(scheduledMessage(processId, edge.node));
         batch.push(await evaluation(state, message, null, { nonce: slot.nonce, messageId: message.Id ?? null, assignmentId: edge.node.assignment.id }));
       }
       if (batch.length > 0) store.record(batch, { ...state.position });

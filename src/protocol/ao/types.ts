@@ -63,6 +63,12 @@ export type AoMessage = {
   'Block-Height': number;
   'Hash-Chain'?: string;
   Cron: boolean;
+  /**
+   * Only on a process's own message whose On-Boot tag names another item: that item's data, read
+   * by the CU from the gateway (immutable, so every CU boots the same code). Absent if no item has
+   * that id.
+   */
+  'On-Boot-Source'?: string;
   'Read-Only'?: boolean;
   Module?: string;
 };
