@@ -68,6 +68,15 @@ describe('encoder pool', () => {
     assert.equal(view.byteLength, BYTES_PER_BLOB); // a view of a larger buffer is copied instead
   });
 
+  it('reads a blob in shared memory in place, for as many jobs as use it', async () => {
+    const shared = new Uint8Array(new SharedArrayBuffer(BYTES_PER_BLOB));
+    shared.set(blobs[3]!);
+    const [commitment, cells] = await Promise.all([pool.commitBlob(shared), pool.computeCells(shared, { transfer: true })]);
+    assert.equal(shared.byteLength, BYTES_PER_BLOB); // shared memory is never detached
+    assert.deepEqual(commitment, blobCommitment(blobs[3]!));
+    assert.deepEqual(cells.proofs, computeCellsAndProofs(blobs[3]!).proofs);
+  });
+
   it('refuses malformed blobs with a typed error and keeps working', async () => {
     await assert.rejects(pool.encodeBlob(new Uint8Array(100)), code('DA_BLOB_MALFORMED'));
     const nonCanonical = new Uint8Array(BYTES_PER_BLOB);
@@ -86,6 +95,33 @@ describe('encoder pool', () => {
     await assert.rejects(pool.encodeBlob(blobs[2]!), code('DA_ENCODER_CLOSED'));
     assert.equal(spy.exited.size, spy.workers.length);
     await pool.close(); // idempotent
+  });
+});
+
+describe('encoder pool priorities', () => {
+  it('runs commitments ahead of queued cell jobs, with a next job always waiting in the worker', async () => {
+    const blobs = payloadToBlobs(new Uint8Array(randomBytes(3 * 126_976 - 100)));
+    const pool = createEncoderPool({ threads: 1, depth: 2 });
+    try {
+      await pool.ready();
+      const order: string[] = [];
+      const track = <T>(name: string, job: Promise<T>) => job.then((value) => (order.push(name), value));
+      const cells = blobs.map((blob, i) => track(`cells ${i}`, pool.computeCells(blob)));
+      const commitment = track('commit 2', pool.commitBlob(blobs[2]!));
+      assert.equal(pool.pending, 4);
+      const [encoded, commit] = await Promise.all([Promise.all(cells), commitment]);
+      // cells 0 and 1 were already in the worker (depth 2); the commitment passes cells 2, which was waiting.
+      assert.deepEqual(order, ['cells 0', 'cells 1', 'commit 2', 'cells 2']);
+      assert.deepEqual(commit, blobCommitment(blobs[2]!));
+      const reference = computeCellsAndProofs(blobs[1]!);
+      assert.deepEqual(encoded[1]!.cells, reference.cells);
+      assert.deepEqual(encoded[1]!.proofs, reference.proofs);
+      const stats = pool.stats();
+      assert.deepEqual([stats.commitJobs, stats.cellJobs], [1, 3]);
+      assert.ok(stats.cellsMs > stats.commitMs && stats.commitMs > 0, JSON.stringify(stats));
+    } finally {
+      await pool.close();
+    }
   });
 });
 

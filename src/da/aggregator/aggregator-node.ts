@@ -12,7 +12,7 @@ import { createEncoderPool } from '../encoder-pool.ts';
 import type { EncoderPool } from '../encoder-pool.ts';
 import { createAggregatorService } from './aggregator-service.ts';
 import type { AggregatorService } from './aggregator-service.ts';
-import type { EncodedBlob } from '../encoder-pool.ts';
+import type { BlobCells } from '../encoder-pool.ts';
 import { openJobStore } from './job-store.ts';
 import type { JobStore } from './job-store.ts';
 
@@ -41,7 +41,8 @@ const MAX_WAIT_MS = 120_000;
 
 /**
  * The DA aggregator role: takes a payload (streamed), encodes its blobs on worker threads as
- * the bytes arrive, disperses the cells to the committee, and certifies the data root on chain.
+ * the bytes arrive (every commitment first, then the cells), streams each blob's cells to their
+ * custodians as soon as they are computed, and certifies the data root on chain.
  */
 export function createDaAggregator(options: DaAggregatorOptions): DaAggregator {
   const log = options.log.child({ role: 'da-aggregator' });
@@ -70,8 +71,10 @@ export function createDaAggregator(options: DaAggregatorOptions): DaAggregator {
         fetch: options.fetch ?? fetch,
         nodeTimeoutMs: options.nodeTimeoutMs ?? 60_000,
         graceMs: options.graceMs ?? 250,
+        // Small batches for the last two rounds of encoding, so nodes finish verifying right after the encoders.
+        tailBlobs: 2 * pool.threads,
       });
-      const { app } = createRoleApp({ role: 'da-aggregator', log, health: () => ({ threads: pool.threads }) });
+      const { app } = createRoleApp({ role: 'da-aggregator', log, health: () => ({ threads: pool.threads, encoder: pool.stats() }) });
       app.post('/v1/blobs', async (c) => {
         const startedAt = performance.now();
         let received: Awaited<ReturnType<typeof receivePayload>>;
@@ -147,15 +150,23 @@ async function receivePayload(c: Context, pool: EncoderPool, maxPayloadBytes: nu
   }
   const sized = known === undefined ? undefined : createBlobPacker(known, maxPayloadBytes);
   const unsized = sized ? undefined : createUnsizedBlobPacker(maxPayloadBytes);
-  const encodings: Promise<EncodedBlob>[] = [];
+  const commitments: Promise<Uint8Array>[] = [];
+  const cells: Promise<BlobCells>[] = [];
   const encode = (index: number, blob: Uint8Array) => {
-    const encoded = pool.encodeBlob(blob, { transfer: true });
+    // Two jobs on one blob in shared memory, so neither posts a copy: the commitment (queued ahead of every cells
+    // job, since together they fix the data root) and the cells.
+    const shared = new Uint8Array(new SharedArrayBuffer(blob.length));
+    shared.set(blob);
+    const commitment = pool.commitBlob(shared);
+    const computed = pool.computeCells(shared);
     // A request that fails half way leaves its earlier blobs unawaited; they must not crash the process.
-    encoded.catch(() => undefined);
-    encodings[index] = encoded;
+    commitment.catch(() => undefined);
+    computed.catch(() => undefined);
+    commitments[index] = commitment;
+    cells[index] = computed;
   };
   const take = (blobs: Uint8Array[]) => {
-    for (const blob of blobs) encode(encodings.length, blob);
+    for (const blob of blobs) encode(commitments.length, blob);
   };
   const takeIndexed = (packed: PackedBlob[]) => {
     for (const { index, blob } of packed) encode(index, blob);
@@ -172,7 +183,7 @@ async function receivePayload(c: Context, pool: EncoderPool, maxPayloadBytes: nu
   }
   if (sized) take(sized.finish());
   else takeIndexed(unsized!.finish());
-  return { payloadSize: received, encoding: Promise.all(encodings) };
+  return { payloadSize: received, encoding: { commitments, cells } };
 }
 
 /** 413 rather than 400: the size, not the shape, is what is wrong. */

@@ -11,7 +11,7 @@ import type { Logger } from '../../shared/log.ts';
 import { readCommittee } from '../../sdk/da/committee.ts';
 import { collectAttestations } from './collect-attestations.ts';
 import type { NodeFailure } from './collect-attestations.ts';
-import type { EncodedBlob } from '../encoder-pool.ts';
+import type { BlobCells } from '../encoder-pool.ts';
 import type { DispersalJob, JobStore, PendingCertificate } from './job-store.ts';
 
 export type AggregatorServiceOptions = {
@@ -23,6 +23,19 @@ export type AggregatorServiceOptions = {
   fetch: typeof fetch;
   nodeTimeoutMs: number;
   graceMs: number;
+  /** Blobs left to encode below which each blob's cells go out at once (see collect-attestations.ts). */
+  tailBlobs?: number;
+  /** Cells gathered per node before a send while the encoders are busy. */
+  batchCells?: number;
+};
+
+/**
+ * A payload being encoded: per blob its commitment (the encoders compute these first) and its cells and proofs.
+ * Dispersal starts once every commitment is known and streams each blob's cells as they arrive.
+ */
+export type PayloadEncoding = {
+  commitments: readonly Promise<Uint8Array>[];
+  cells: readonly Promise<BlobCells>[];
 };
 
 /** Tries a dispersal again when the committee changed under it (a registration started a new epoch). */
@@ -77,11 +90,21 @@ export function createAggregatorService(options: AggregatorServiceOptions) {
     return result;
   }
 
-  async function run(job: DispersalJob, encoding: Promise<EncodedBlob[]>, startedAt: number): Promise<void> {
+  async function run(job: DispersalJob, encoding: PayloadEncoding, startedAt: number): Promise<void> {
     const timings: NonNullable<DispersalJob['timings']> = {};
-    const encoded = await encoding;
-    timings.encodeMs = Math.round(performance.now() - startedAt);
-    job.blobCount = encoded.length;
+    const since = (start: number) => Math.round(performance.now() - start);
+    const blobCount = encoding.commitments.length;
+    job.blobCount = blobCount;
+    let encodedAt: number | undefined;
+    void Promise.all(encoding.cells).then(
+      () => {
+        encodedAt = performance.now();
+        timings.encodeMs = since(startedAt);
+      },
+      () => undefined, // the dispersal sees the same rejection and fails the job
+    );
+    const commitments = await Promise.all(encoding.commitments);
+    timings.commitMs = since(startedAt);
     for (let attempt = 1; ; attempt++) {
       const disperseStart = performance.now();
       const committee = await readCommittee({ client, contract: domain.contract });
@@ -89,14 +112,19 @@ export function createAggregatorService(options: AggregatorServiceOptions) {
       const collected = await collectAttestations({
         committee,
         domain,
-        encoded,
+        commitments,
+        cells: encoding.cells,
         payloadSize: job.payloadSize,
         fetch: options.fetch,
         log,
         nodeTimeoutMs: options.nodeTimeoutMs,
         graceMs: options.graceMs,
+        ...(options.tailBlobs === undefined ? {} : { tailBlobs: options.tailBlobs }),
+        ...(options.batchCells === undefined ? {} : { batchCells: options.batchCells }),
       });
-      timings.disperseMs = Math.round(performance.now() - disperseStart);
+      timings.disperseMs = since(disperseStart);
+      // What was left after the last blob was encoded: verification, storage and signing not hidden behind encoding.
+      if (encodedAt !== undefined) timings.tailMs = since(encodedAt);
       const signers = collected.attestations.map((a) => a.index).sort((a, b) => a - b);
       Object.assign(job, { dataRoot: collected.root, epoch: committee.epoch.toString(), signers, timings });
       const quorum = quorumHolds(committee, signers);
@@ -110,7 +138,7 @@ export function createAggregatorService(options: AggregatorServiceOptions) {
       const certificate: PendingCertificate = {
         epoch: committee.epoch.toString(),
         payloadSize: job.payloadSize,
-        blobCount: encoded.length,
+        blobCount,
         commitmentsHash: commitmentsHash(collected.header.commitments),
         signers: signersBitmap(signers).toString(),
         signature: bytesToHex(g2ToEip2537(blsAggregateSignatures(collected.attestations.map((a) => a.signature)))),
@@ -142,7 +170,7 @@ export function createAggregatorService(options: AggregatorServiceOptions) {
 
   return {
     /** Starts a job whose blobs are being encoded; returns at once with its pending record. */
-    submit(payloadSize: number, encoding: Promise<EncodedBlob[]>, startedAt: number): DispersalJob {
+    submit(payloadSize: number, encoding: PayloadEncoding, startedAt: number): DispersalJob {
       const job = store.create(randomUUID(), payloadSize, Date.now());
       run(job, encoding, startedAt).catch((error: unknown) => fail(job, error));
       return { ...job };

@@ -4,7 +4,12 @@ import { openSqlite } from '../../shared/sqlite.ts';
 
 export type JobStatus = 'pending' | 'dispersed' | 'confirmed' | 'failed';
 
-export type JobTimings = { encodeMs?: number; disperseMs?: number; certifyMs?: number };
+/**
+ * Milliseconds: commitMs and encodeMs from the request's start until every commitment / every blob's cells were
+ * computed; disperseMs from the data root to the quorum (it overlaps encoding); tailMs from the last blob encoded to
+ * the quorum; certifyMs for the certificate transaction.
+ */
+export type JobTimings = { commitMs?: number; encodeMs?: number; disperseMs?: number; tailMs?: number; certifyMs?: number };
 
 /** What a client sees of one submission (GET /v1/blobs/:id). */
 export type DispersalJob = {

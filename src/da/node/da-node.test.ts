@@ -10,7 +10,7 @@ import { hardhat } from 'viem/chains';
 import { startTestEvm } from '../../chain/test-evm.ts';
 import type { TestEvm } from '../../chain/test-evm.ts';
 import { blsVerify } from '../../protocol/da/bls.ts';
-import { decodeCells, encodeCustodyRequest } from '../../protocol/da/cell-wire.ts';
+import { decodeCells, encodeCells, encodeCustodyRequest } from '../../protocol/da/cell-wire.ts';
 import { attestationMessage, blobSeed, dataRoot, epochSeed } from '../../protocol/da/certificate.ts';
 import { assignedCells } from '../../protocol/da/custody.ts';
 import { blobCommitment, computeCellsAndProofs, verifyCellBatch } from '../../protocol/da/kzg.ts';
@@ -204,6 +204,29 @@ describe('DA node over HTTP against a real EVM', () => {
 
     // Once held, a wrong set for the same root is still refused.
     await expectError(await post(nodes[0]!, requestFor(encoded, 1)), 400, 'DA_CUSTODY_MISMATCH');
+  });
+
+  test('streams custody over HTTP: a session per root, typed 4xx for bad use, the signature with the last batch', async () => {
+    const node = nodes[3]!;
+    const streamed = encodePayload(new Uint8Array(randomBytes(200_000)), committee.epoch);
+    const mine = assignment(streamed.root, streamed.header, 3);
+    const open = () => fetch(`${node.url}/v1/custody/${streamed.root}`, { method: 'POST', body: encodeCustodyRequest({ header: streamed.header, cells: [] }) });
+    const send = (refs: readonly CellRef[]) => fetch(`${node.url}/v1/custody/${streamed.root}/cells`, { method: 'POST', body: encodeCells(cellsFor(streamed, refs)) });
+
+    await expectError(await send(mine.slice(0, 1)), 404, 'DA_UNKNOWN_SESSION');
+    await expectError(await fetch(`${node.url}/v1/custody/${encoded.root}`, { method: 'POST', body: encodeCustodyRequest({ header: streamed.header, cells: [] }) }), 400, 'DA_ROOT_MISMATCH');
+    const opened = await open();
+    assert.equal(opened.status, 200);
+    assert.deepEqual(await opened.json(), { dataRoot: streamed.root, index: 3, received: 0, expected: mine.length, attestation: null });
+    await expectError(await send(assignment(streamed.root, streamed.header, 1).filter((r) => !mine.some((m) => m.blob === r.blob && m.cell === r.cell)).slice(0, 1)), 400, 'DA_CUSTODY_MISMATCH');
+    const first = (await (await send(mine.filter((r) => r.blob === 0))).json()) as { received: number; attestation: unknown };
+    assert.equal(first.attestation, null);
+    await assertNotStored(node, streamed.root);
+    const last = (await (await send(mine.filter((r) => r.blob === 1))).json()) as { received: number; attestation: { signature: Hex } | null };
+    assert.equal(last.received, mine.length);
+    assert.equal(blsVerify(committee.members[3]!.publicKey, attestationMessage(domain, streamed.root), hexToBytes(last.attestation!.signature)), true);
+    const header = (await (await fetch(`${node.url}/v1/blobs/${streamed.root}`)).json()) as Record<string, unknown>;
+    assert.deepEqual(header, { ...streamed.header, epoch: streamed.header.epoch.toString() });
   });
 
   test('GET serves the header and exactly the held cells, with valid proofs', async () => {

@@ -1,23 +1,21 @@
 import { join } from 'node:path';
-import type { Context } from 'hono';
 import { Counter } from 'prom-client';
 import { bytesToHex } from 'viem';
 import type { Account, Address, Chain, LocalAccount, PublicClient, Transport, WalletClient } from 'viem';
-import { encodeCells } from '../../protocol/da/cell-wire.ts';
 import { BYTES_PER_CELL, BYTES_PER_PROOF, CELLS_PER_BLOB, DEFAULT_MAX_PAYLOAD_BYTES, LENGTH_PREFIX_BYTES, PAYLOAD_BYTES_PER_BLOB } from '../../protocol/da/constants.ts';
 import type { DaDomain } from '../../protocol/da/types.ts';
 import { LevityError, UpstreamError, errorMessage } from '../../protocol/errors.ts';
-import { createRoleApp, errorResponse, listen } from '../../shared/http.ts';
+import { createRoleApp, listen } from '../../shared/http.ts';
 import type { RunningHttpServer } from '../../shared/http.ts';
 import type { Startable } from '../../shared/lifecycle.ts';
 import type { Logger } from '../../shared/log.ts';
-import { rawBodyLimit } from '../../shared/raw-body.ts';
 import { createCommitteeCache, readCommitteeFromChain } from './committee.ts';
 import type { CommitteeCache } from './committee.ts';
 import { openDaStore } from './da-store.ts';
 import type { DaStore } from './da-store.ts';
 import { createDaNodeService, defaultDaNodeServiceOptions } from './da-service.ts';
 import { loadOrCreateIdentity } from './identity.ts';
+import { mountDaNodeRoutes } from './node-routes.ts';
 import type { DaNodeIdentity } from './identity.ts';
 import { ensureRegistered } from './registration.ts';
 
@@ -41,6 +39,8 @@ export type DaNodeOptions = {
   maxPayloadBytes?: number;
   /** Cells per KZG batch between yields to the event loop. */
   verifyChunkCells?: number;
+  /** How long an unfinished streaming custody session may sit idle before its cells are dropped. */
+  sessionIdleMs?: number;
 };
 
 export type DaNode = Startable & {
@@ -112,13 +112,15 @@ export function createDaNode(options: DaNodeOptions): DaNode {
           maxPayloadBytes,
           verifyChunkCells: options.verifyChunkCells ?? defaultDaNodeServiceOptions.verifyChunkCells,
           storeChunkCells: defaultDaNodeServiceOptions.storeChunkCells,
+          sessionIdleMs: options.sessionIdleMs ?? defaultDaNodeServiceOptions.sessionIdleMs,
+          maxSessions: defaultDaNodeServiceOptions.maxSessions,
         },
         { store, committee, address: id.account.address, bls: id.bls, log },
       );
       const { app, metrics } = createRoleApp({
         role: 'da-node',
         log,
-        health: () => ({ address: id.account.address, index: myIndex(), epoch: committee.peek()?.epoch.toString(), ...store.stats() }),
+        health: () => ({ address: id.account.address, index: myIndex(), epoch: committee.peek()?.epoch.toString(), ...store.stats(), custody: service.work() }),
       });
       const custodyRequests = new Counter({
         name: 'levity_da_node_custody_requests_total',
@@ -126,7 +128,6 @@ export function createDaNode(options: DaNodeOptions): DaNode {
         labelNames: ['outcome'],
         registers: [metrics],
       });
-      const fail = (c: Context, error: unknown) => errorResponse(c, error, log);
       let url = options.advertisedUrl ?? '';
       const inflight = new Set<Promise<unknown>>();
 
@@ -141,36 +142,12 @@ export function createDaNode(options: DaNodeOptions): DaNode {
           ...(index === undefined ? {} : { index }),
         });
       });
-      app.post('/v1/custody', rawBodyLimit(maxCustodyBodyBytes(maxPayloadBytes)), async (c) => {
-        try {
-          const body = new Uint8Array(await c.req.arrayBuffer());
-          const work = service.custody(body);
-          // stop() waits for these: closing the store under a half-done custody write is a crash.
-          inflight.add(work);
-          void work.catch(() => undefined).finally(() => inflight.delete(work));
-          const answer = await work;
-          custodyRequests.inc({ outcome: 'ok' });
-          return c.json(answer);
-        } catch (error) {
-          custodyRequests.inc({ outcome: error instanceof LevityError ? error.code : 'error' });
-          return fail(c, error);
-        }
-      });
-      app.get('/v1/blobs/:root', (c) => {
-        try {
-          const header = service.header(c.req.param('root'));
-          return c.json({ ...header, epoch: header.epoch.toString() });
-        } catch (error) {
-          return fail(c, error);
-        }
-      });
-      app.get('/v1/blobs/:root/cells', (c) => {
-        try {
-          const cells = service.cells(c.req.param('root'), c.req.query('cells'));
-          return c.body(encodeCells(cells) as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/octet-stream' });
-        } catch (error) {
-          return fail(c, error);
-        }
+      mountDaNodeRoutes(app, {
+        service,
+        log,
+        maxBodyBytes: maxCustodyBodyBytes(maxPayloadBytes),
+        inflight,
+        onCustody: (outcome) => custodyRequests.inc({ outcome }),
       });
 
       let http: RunningHttpServer | undefined;

@@ -37,7 +37,7 @@ describe('DA node service (in process)', () => {
   let reads = 0;
   const service = (index: number, address: Address = addresses[index]!, chunk = 7, own: DaStore = store) =>
     createDaNodeService(
-      { domain, maxPayloadBytes: 16 * 1024 * 1024, verifyChunkCells: chunk, storeChunkCells: 5 },
+      { domain, maxPayloadBytes: 16 * 1024 * 1024, verifyChunkCells: chunk, storeChunkCells: 5, sessionIdleMs: 60_000, maxSessions: 4 },
       {
         store: own,
         committee: createCommitteeCache(async () => {

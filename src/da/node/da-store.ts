@@ -34,6 +34,8 @@ export type DaStore = {
    * survives kill -9). A root already held is left as it was and its first attestation returned.
    */
   putCustody(entry: { dataRoot: Hex; header: BlobHeader; index: number; signature: Uint8Array; cells: number }): StoredAttestation;
+  /** Deletes the cells of a root that is still pending (an abandoned custody session); a held root is kept. */
+  dropPending(root: Hex): void;
   stats(): { roots: number; cells: number };
   close(): void;
 };
@@ -89,6 +91,7 @@ export function openDaStore(options: { path: string; now?: () => number }): DaSt
     ),
     insertPending: db.prepare('INSERT OR IGNORE INTO pending (root) VALUES (?)'),
     deletePending: db.prepare('DELETE FROM pending WHERE root = ?'),
+    deletePendingCells: db.prepare('DELETE FROM cells WHERE root = ? AND root IN (SELECT root FROM pending)'),
     insertCell: db.prepare('INSERT OR REPLACE INTO cells (root, blob, cell, data, proof) VALUES (?, ?, ?, ?, ?)'),
     countRoots: db.prepare('SELECT COUNT(*) AS n FROM headers'),
     countCells: db.prepare('SELECT COUNT(*) AS n FROM cells'),
@@ -158,6 +161,13 @@ export function openDaStore(options: { path: string; now?: () => number }): DaSt
         );
         statements.deletePending.run(root);
         return { dataRoot: root as Hex, index: entry.index, signature: entry.signature, cells: entry.cells };
+      });
+    },
+    dropPending(root) {
+      inTransaction(db, () => {
+        if (attestation(root)) return;
+        statements.deletePendingCells.run(key(root));
+        statements.deletePending.run(key(root));
       });
     },
     stats() {

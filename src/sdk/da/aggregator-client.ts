@@ -27,7 +27,7 @@ export type BlobStatus = {
   txHash?: Hex;
   gasUsed?: string;
   error?: { code: string; message: string };
-  timings?: { encodeMs?: number; disperseMs?: number; certifyMs?: number };
+  timings?: { commitMs?: number; encodeMs?: number; disperseMs?: number; tailMs?: number; certifyMs?: number };
 };
 
 const hex = z.string().regex(/^0x[0-9a-fA-F]*$/) as unknown as z.ZodType<Hex>;
@@ -44,7 +44,15 @@ const statusSchema = z.object({
   txHash: hex.optional(),
   gasUsed: decimal.optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
-  timings: z.object({ encodeMs: z.number().optional(), disperseMs: z.number().optional(), certifyMs: z.number().optional() }).optional(),
+  timings: z
+    .object({
+      commitMs: z.number().optional(),
+      encodeMs: z.number().optional(),
+      disperseMs: z.number().optional(),
+      tailMs: z.number().optional(),
+      certifyMs: z.number().optional(),
+    })
+    .optional(),
 });
 
 const acceptedSchema = z.object({ id: z.string().min(1), status: z.string() });

@@ -2,7 +2,7 @@
 export { readCommittee, readCertificate, committeeAt } from './committee.ts';
 export type { CertificateRecord, ReadCommitteeParameters, ReadCertificateParameters } from './committee.ts';
 export { daNodeClient } from './node-client.ts';
-export type { DaAttestation, DaNodeClient, DaNodeClientOptions, DaNodeInfo } from './node-client.ts';
+export type { DaAttestation, DaCustodyProgress, DaNodeClient, DaNodeClientOptions, DaNodeInfo } from './node-client.ts';
 export { submitBlob, blobStatus, waitForBlob, BlobState } from './aggregator-client.ts';
 export type {
   BlobStatus,

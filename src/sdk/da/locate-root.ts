@@ -118,7 +118,7 @@ function clientFor(member: CommitteeMember, parameters: ReadSourceParameters): D
     return daNodeClient(member.url, { fetch: parameters.fetch, timeoutMs: parameters.timeoutMs });
   } catch (error) {
     const fail = () => Promise.reject(error);
-    return { url: member.url, info: fail, header: fail, cells: fail, custody: fail };
+    return { url: member.url, info: fail, header: fail, cells: fail, custody: fail, openCustody: fail, sendCells: fail };
   }
 }
 

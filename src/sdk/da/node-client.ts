@@ -1,6 +1,6 @@
 /**
  * HTTP client for one DA node (`GET /v1/info`, `/v1/blobs/:root`, `/v1/blobs/:root/cells`,
- * `POST /v1/custody`). Every answer is shape-checked here; whether cells are *true* is the
+ * `POST /v1/custody`, and the streaming `POST /v1/custody/:root` and `/v1/custody/:root/cells`). Every answer is shape-checked here; whether cells are *true* is the
  * caller's business (KZG proofs), since a node may lie in well-formed bytes.
  */
 import type { Address, Hex } from 'viem';
@@ -15,6 +15,12 @@ export type DaNodeInfo = { address: Address; publicKey: Hex; url: string; contra
 
 /** What a node answers to a custody request: its BLS attestation over the data root. */
 export type DaAttestation = { dataRoot: Hex; node: Address; index: number; publicKey: Hex; signature: Hex; cells: number };
+
+/**
+ * Where a streaming custody session stands on a node: `received` of its `expected` assigned cells are verified and
+ * stored; `attestation` is set once all of them are, and never before.
+ */
+export type DaCustodyProgress = { dataRoot: Hex; index: number; received: number; expected: number; attestation: DaAttestation | null };
 
 export type DaNodeClientOptions = {
   fetch?: FetchLike;
@@ -31,6 +37,13 @@ export type DaNodeClient = {
   cells(root: Hex, refs?: readonly CellRef[]): Promise<CellWithProof[]>;
   /** Sends an encoded custody request (cell-wire kind 1) and returns the node's attestation. */
   custody(request: Uint8Array): Promise<DaAttestation>;
+  /**
+   * Opens (or rejoins) a streaming custody session for `root` with a custody request (kind 1) carrying its header and
+   * usually no cells; the node answers DA_ROOT_MISMATCH if the header does not hash to `root`.
+   */
+  openCustody(root: Hex, request: Uint8Array): Promise<DaCustodyProgress>;
+  /** Sends some assigned cells (kind 2) of an open session; DA_UNKNOWN_SESSION if the node has none for `root`. */
+  sendCells(root: Hex, cells: Uint8Array): Promise<DaCustodyProgress>;
 };
 
 const hex = (bytes?: number) =>
@@ -55,6 +68,14 @@ const attestationSchema = z.object({
   cells: z.number().int().nonnegative(),
 });
 
+const progressSchema = z.object({
+  dataRoot: hex(32),
+  index: z.number().int().nonnegative(),
+  received: z.number().int().nonnegative(),
+  expected: z.number().int().nonnegative(),
+  attestation: attestationSchema.nullable(),
+});
+
 export function daNodeClient(url: string, options: DaNodeClientOptions = {}): DaNodeClient {
   const base = assertUrl('a DA node URL', url);
   const request = (path: string, extra: Partial<DaRequest> = {}): DaRequest => ({
@@ -64,6 +85,8 @@ export function daNodeClient(url: string, options: DaNodeClientOptions = {}): Da
     timeoutMs: options.timeoutMs,
     ...extra,
   });
+  const post = (path: string, body: Uint8Array) =>
+    request(path, { method: 'POST', body: body as Uint8Array<ArrayBuffer>, contentType: 'application/octet-stream' });
   const json = async <T>(req: DaRequest, schema: z.ZodType<T>, what: string): Promise<T> => {
     const body = await jsonBody(req, await daFetch(req));
     const parsed = schema.safeParse(body);
@@ -98,11 +121,14 @@ export function daNodeClient(url: string, options: DaNodeClientOptions = {}): Da
         throw badReply(req, 'sent cells that do not decode', cause instanceof LevityError ? cause.shortMessage : String(cause));
       }
     },
-    custody: (body) =>
-      json(
-        request('/v1/custody', { method: 'POST', body: body as Uint8Array<ArrayBuffer>, contentType: 'application/octet-stream' }),
-        attestationSchema,
-        'attestation',
-      ),
+    custody: (body) => json(post('/v1/custody', body), attestationSchema, 'attestation'),
+    openCustody(root, body) {
+      assertRoot(root);
+      return json(post(`/v1/custody/${root}`, body), progressSchema, 'custody progress');
+    },
+    sendCells(root, body) {
+      assertRoot(root);
+      return json(post(`/v1/custody/${root}/cells`, body), progressSchema, 'custody progress');
+    },
   };
 }
