@@ -82,6 +82,27 @@ describe('fsSegmentStore', () => {
     assert.equal((await stat(join(dir, 'segments', '7.dat'))).size, 3 * SEGMENT_SIZE + 1024);
   });
 
+  it('writes neighbouring segments of one buffer as a run, unflushed until asked, and reads runs back', async () => {
+    const size = 5 * SEGMENT_SIZE + 300;
+    const file = fileBytes(size, 9);
+    // Segments 1..5 as one binary batch lays them out: side by side in a single buffer.
+    const batch = new Uint8Array(4 * SEGMENT_SIZE + segmentDataLength(size, 5));
+    batch.set(file.subarray(SEGMENT_SIZE));
+    const views = [1, 2, 3, 4, 5].map((index) => ({ index, data: batch.subarray((index - 1) * SEGMENT_SIZE, (index - 1) * SEGMENT_SIZE + segmentDataLength(size, index)) }));
+    await store.writeMany(3, [{ index: 0, data: uploadSegment(file, 0) }, ...views], { sync: false });
+    await store.flush(3);
+    const all = new Uint8Array(5 * SEGMENT_SIZE + segmentDataLength(size, 5));
+    await store.readRun(3, size, 0, 6, all);
+    assert.deepEqual(all.subarray(0, size), file);
+    assert.ok(all.subarray(size).every((byte) => byte === 0), 'the last chunk is zero past the end of the file');
+    const middle = new Uint8Array(2 * SEGMENT_SIZE).fill(0xee);
+    await store.readRun(3, size, 2, 2, middle);
+    assert.deepEqual(middle, file.subarray(2 * SEGMENT_SIZE, 4 * SEGMENT_SIZE));
+    await assert.rejects(store.readRun(3, size, 5, 2, new Uint8Array(10)), hasCode('STORAGE_INDEX_OUT_OF_BOUND'));
+    await assert.rejects(store.readRun(3, size, 0, 1, new Uint8Array(10)), hasCode('STORAGE_INVALID_DATA_LENGTH'));
+    await assert.rejects(store.flush(99), hasCode('STORAGE_FILE_MISSING'));
+  });
+
   it('returns the last chunk zero-padded to 256 bytes', async () => {
     for (const size of [1, 255, 257, 600000]) {
       const file = fileBytes(size, size);

@@ -3,19 +3,29 @@ import { mkdir, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError } from '../protocol/errors.ts';
-import { CHUNK_SIZE, SEGMENT_SIZE, StorageErrorCode, chunkCount, segmentDataLength } from '../protocol/storage/index.ts';
+import { CHUNK_SIZE, CHUNKS_PER_SEGMENT, SEGMENT_SIZE, StorageErrorCode, chunkCount, segmentDataLength } from '../protocol/storage/index.ts';
 import { storageError } from '../protocol/storage/errors.ts';
 
 /** The bulk bytes of a storage node; which segments exist is the tx store's business. */
 export type SegmentStore = {
   /** Writes one segment's bytes and flushes them (fdatasync) before resolving. */
   write(seq: number, index: number, data: Uint8Array): Promise<void>;
-  /** Writes several segments of one file with a single flush: one fdatasync per request, not per segment. */
-  writeMany(seq: number, segments: readonly { index: number; data: Uint8Array }[]): Promise<void>;
+  /**
+   * Writes several segments of one file with a single flush: one fdatasync per request, not per
+   * segment. With `sync: false` it does not flush; `flush` later makes the bytes durable.
+   */
+  writeMany(seq: number, segments: readonly { index: number; data: Uint8Array }[], options?: { sync?: boolean }): Promise<void>;
+  /** Makes everything written so far to a file durable (fdatasync). */
+  flush(seq: number): Promise<void>;
   /** Reads chunks [startChunk, endChunk) of a file of `size` bytes; the last chunk is returned zero-padded to 256 B (as 0G's download does). */
   readChunks(seq: number, size: number, startChunk: number, endChunk: number): Promise<Uint8Array>;
   /** Reads one whole data segment as uploaded (the last one cut to its data length, per segmentDataLength). */
   readSegment(seq: number, size: number, index: number): Promise<Uint8Array>;
+  /**
+   * Reads data segments first … first+count-1 back to back into `target` (exactly their
+   * segmentDataLength bytes in all), with one positional read instead of one per segment.
+   */
+  readRun(seq: number, size: number, first: number, count: number, target: Uint8Array): Promise<void>;
   /** Copies all bytes of one submission to another with the same root (0G finalizes duplicate txs this way). */
   copy(fromSeq: number, toSeq: number): Promise<void>;
   close(): Promise<void>;
@@ -212,19 +222,26 @@ export function fsSegmentStore(options: FsSegmentStoreOptions): SegmentStore {
     }
   };
 
-  const writeMany: SegmentStore['writeMany'] = (seq, segments) =>
+  const writeMany: SegmentStore['writeMany'] = (seq, segments, options = {}) =>
     track('write', async () => {
       assertSeq(seq);
       for (const { index, data } of segments) checkSegment(index, data);
       await withFile(seq, true, async (handle) => {
-        await Promise.all(segments.map(({ index, data }) => writeAll(handle, data, index * SEGMENT_SIZE)));
-        await handle.datasync();
+        await Promise.all(contiguousRuns(segments).map(({ index, data }) => writeAll(handle, data, index * SEGMENT_SIZE)));
+        if (options.sync !== false) await handle.datasync();
       });
     });
 
   return {
     write: (seq, index, data) => writeMany(seq, [{ index, data }]),
     writeMany,
+
+    flush(seq) {
+      return track('flush', async () => {
+        assertSeq(seq);
+        await withFile(seq, false, (handle) => handle.datasync());
+      });
+    },
 
     readChunks(seq, size, startChunk, endChunk) {
       return track('readChunks', async () => {
@@ -255,6 +272,26 @@ export function fsSegmentStore(options: FsSegmentStoreOptions): SegmentStore {
         const length = Math.min(out.length, size - start);
         await withFile(seq, false, (handle) => readInto(handle, out, length, start));
         return out;
+      });
+    },
+
+    readRun(seq, size, first, count, target) {
+      return track('readRun', async () => {
+        assertSeq(seq);
+        const segments = Math.ceil(chunkCount(size) / CHUNKS_PER_SEGMENT);
+        if (!Number.isSafeInteger(first) || !Number.isSafeInteger(count) || first < 0 || count < 1 || first + count > segments) {
+          throw storageError(StorageErrorCode.indexOutOfBound, 'index out of bound', `segments ${first}..${first + count - 1} of ${segments}`, { param: 'index' });
+        }
+        const expected = (count - 1) * SEGMENT_SIZE + segmentDataLength(size, first + count - 1);
+        if (target.length !== expected) {
+          throw storageError(StorageErrorCode.invalidDataLength, 'invalid data length', `segments need ${expected} bytes, target holds ${target.length}`, { param: 'data' });
+        }
+        const start = first * SEGMENT_SIZE;
+        // Bytes past the file's end are the last chunk's padding: zero, never stale buffer contents.
+        const length = Math.min(expected, size - start);
+        target.fill(0, length);
+        const read = await withFile(seq, false, (handle) => readInto(handle, target, length, start));
+        target.fill(0, read, length);
       });
     },
 
@@ -289,4 +326,24 @@ export function fsSegmentStore(options: FsSegmentStoreOptions): SegmentStore {
       await Promise.allSettled([...closings, ...entries.map(async (entry) => (await entry.handle).close())]);
     },
   };
+}
+
+/**
+ * Neighbouring full segments that also sit side by side in one buffer (as a binary batch's do)
+ * become one write: one syscall and one thread-pool hop instead of one per segment.
+ */
+function contiguousRuns(segments: readonly { index: number; data: Uint8Array }[]): { index: number; data: Uint8Array }[] {
+  const runs: { index: number; data: Uint8Array }[] = [];
+  for (const segment of segments) {
+    const last = runs[runs.length - 1];
+    const adjacent =
+      last !== undefined &&
+      last.data.length % SEGMENT_SIZE === 0 &&
+      segment.index === last.index + last.data.length / SEGMENT_SIZE &&
+      segment.data.buffer === last.data.buffer &&
+      segment.data.byteOffset === last.data.byteOffset + last.data.length;
+    if (adjacent) runs[runs.length - 1] = { index: last.index, data: new Uint8Array(last.data.buffer, last.data.byteOffset, last.data.length + segment.data.length) };
+    else runs.push(segment);
+  }
+  return runs;
 }

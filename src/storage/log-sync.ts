@@ -37,7 +37,28 @@ export function createLogSync(options: LogSyncOptions): LogSync {
   let running: Promise<unknown> = Promise.resolve();
   let stopped = true;
 
-  async function syncOnce(): Promise<number> {
+  let current: Promise<number> | undefined;
+  let queued: Promise<number> | undefined;
+
+  /**
+   * One read of the chain at a time, shared: the poll and on-demand reads (an upload for a tx
+   * just mined) never run side by side, and callers arriving during a read share the next one.
+   */
+  function syncOnce(): Promise<number> {
+    if (!current) {
+      current = readChain().finally(() => (current = undefined));
+      return current;
+    }
+    queued ??= current
+      .catch(() => 0)
+      .then(() => {
+        queued = undefined;
+        return syncOnce();
+      });
+    return queued;
+  }
+
+  async function readChain(): Promise<number> {
     const head = await client.getBlockNumber({ cacheTime: 0 });
     let from = BigInt((store.syncedBlock() ?? -1) + 1);
     let added = 0;
@@ -83,6 +104,7 @@ export function createLogSync(options: LogSyncOptions): LogSync {
       stopped = true;
       clearTimeout(timer);
       await running;
+      await Promise.allSettled([current, queued]);
     },
   };
 }

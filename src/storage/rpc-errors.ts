@@ -1,17 +1,20 @@
-import { LevityError } from '../protocol/errors.ts';
+import { InvalidInputError, LevityError } from '../protocol/errors.ts';
 
 /**
  * Errors in the shapes 0G's node (jsonrpsee) answers with; clients match on their text.
  * Invalid params: code -32602, message "Invalid params: <param>", data the reason.
+ * The error class says what HTTP routes answer (400, 404, 409, …); `meta.rpc` what JSON-RPC does.
  */
 export type ZgsRpcError = { code: number; message: string; data?: unknown };
 
-export function invalidParams(param: string, reason: string): LevityError {
-  return new LevityError('STORAGE_INVALID_PARAMS', reason, { meta: { rpc: { code: -32602, message: `Invalid params: ${param}`, data: reason } } });
+type ErrorClass = new (code: string, shortMessage: string, options?: ConstructorParameters<typeof LevityError>[2]) => LevityError;
+
+export function invalidParams(param: string, reason: string, kind: ErrorClass = InvalidInputError): LevityError {
+  return new kind('STORAGE_INVALID_PARAMS', reason, { meta: { rpc: { code: -32602, message: `Invalid params: ${param}`, data: reason } } });
 }
 
-export function internalError(reason: string): LevityError {
-  return new LevityError('STORAGE_INTERNAL', reason, { meta: { rpc: { code: -32603, message: 'Internal error', data: reason } } });
+export function internalError(reason: string, kind: ErrorClass = LevityError, code = 'STORAGE_INTERNAL'): LevityError {
+  return new kind(code, reason, { meta: { rpc: { code: -32603, message: 'Internal error', data: reason } } });
 }
 
 /** The JSON-RPC error object for anything a zgs method threw. */

@@ -1,7 +1,8 @@
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Address, Hex, PublicClient } from 'viem';
 import { LevityError } from '../protocol/errors.ts';
-import { loadKeccak } from '../protocol/storage/index.ts';
+import { loadKeccak, loadSegmentHasher } from '../protocol/storage/index.ts';
 import { createRoleApp, listen } from '../shared/http.ts';
 import type { RunningHttpServer } from '../shared/http.ts';
 import { mountJsonRpc } from '../shared/json-rpc-route.ts';
@@ -11,6 +12,8 @@ import type { Logger } from '../shared/log.ts';
 import { fsSegmentStore } from './fs-segment-store.ts';
 import { createLogSync } from './log-sync.ts';
 import { toZgsRpcError } from './rpc-errors.ts';
+import { createSegmentRootPool } from './segment-root-pool.ts';
+import { mountSegmentRoutes } from './segment-routes.ts';
 import { createStorageService } from './storage-service.ts';
 import type { ShardConfig } from './storage-service.ts';
 import { sqliteTxStore } from './tx-store.ts';
@@ -19,6 +22,8 @@ import { zgsMethods } from './zgs-rpc.ts';
 /** 0G's node accepts bodies up to 100 MiB (a batch of segments). */
 const MAX_BODY_BYTES = 100 * 1024 * 1024;
 const ZERO_HASH: Hex = `0x${'0'.repeat(64)}`;
+/** Late enough not to slow a devnet's start, early enough to be ready for its first upload. */
+const WARM_AFTER_MS = 1_000;
 
 export type StorageNodeOptions = {
   dataDir: string;
@@ -29,7 +34,13 @@ export type StorageNodeOptions = {
   flow: Address;
   log: Logger;
   syncPollMs?: number;
+  /** Worker threads that hash binary segment batches (default: one per core, at most 4; 0 hashes on the event loop). */
+  hashThreads?: number;
 };
+
+export function defaultHashThreads(): number {
+  return Math.min(4, availableParallelism());
+}
 
 export type StorageNode = Startable & { readonly url: string };
 
@@ -49,8 +60,9 @@ export function methodHandler(methods: Record<string, (params: unknown[]) => unk
 }
 
 /**
- * A storage node: follows Flow submissions, accepts verified segments over `zgs_*`
- * JSON-RPC, and keeps bytes on disk (metadata in SQLite) so kill -9 loses nothing.
+ * A storage node: follows Flow submissions, accepts verified segments over `zgs_*` JSON-RPC
+ * (and Levity's binary batch routes), and keeps bytes on disk (metadata in SQLite) so kill -9
+ * loses nothing.
  */
 export function createStorageNode(options: StorageNodeOptions): StorageNode {
   const log = options.log.child({ role: 'storage-node', shard: `${options.shard.shardId}/${options.shard.numShard}` });
@@ -64,9 +76,12 @@ export function createStorageNode(options: StorageNodeOptions): StorageNode {
 
     async start() {
       const keccak = await loadKeccak();
+      const hasher = await loadSegmentHasher();
       const store = sqliteTxStore(join(options.dataDir, 'meta.sqlite'));
       const segments = fsSegmentStore({ dir: join(options.dataDir, 'segments') });
-      const service = createStorageService({ store, segments, keccak, shard: options.shard });
+      const rootPool = createSegmentRootPool({ threads: options.hashThreads ?? defaultHashThreads() });
+      let syncNow = (): Promise<unknown> => Promise.resolve();
+      const service = createStorageService({ store, segments, keccak, shard: options.shard, hasher, rootPool, syncNow: () => syncNow() });
       const sync = createLogSync({
         client: options.client,
         flow: options.flow,
@@ -76,6 +91,7 @@ export function createStorageNode(options: StorageNodeOptions): StorageNode {
         pollMs: options.syncPollMs,
         onTx: (tx) => void service.adoptTx(tx).catch((err: unknown) => log.warn({ err }, 'finalize failed')),
       });
+      syncNow = () => sync.syncOnce();
       const chainId = await options.client.getChainId();
       const status = async () => {
         const height = store.syncedBlock() ?? 0;
@@ -95,8 +111,10 @@ export function createStorageNode(options: StorageNodeOptions): StorageNode {
         health: () => ({ shard: options.shard, logSyncHeight: store.syncedBlock() ?? 0, nextTxSeq: store.nextSeq() }),
       });
       mountJsonRpc(app, handler, { maxBodyBytes: MAX_BODY_BYTES });
+      mountSegmentRoutes(app, service);
       const closeStores = async () => {
         await sync.stop();
+        await rootPool.close();
         await segments.close();
         store.close();
       };
@@ -108,9 +126,13 @@ export function createStorageNode(options: StorageNodeOptions): StorageNode {
         await closeStores(); // a failed start (chain unreachable, port taken) leaves no open files
         throw error;
       }
+      // Hashing threads load in the background once the node is up, not on the first upload.
+      const warming = setTimeout(() => rootPool.warm(), WARM_AFTER_MS);
+      warming.unref();
       running = {
         http,
         stop: async () => {
+          clearTimeout(warming);
           await http.close();
           await closeStores();
         },

@@ -129,6 +129,16 @@ describe('sqliteTxStore', () => {
     );
   });
 
+  it('records several requests in one commit, and hands back a run of proofs only when all are stored', () => {
+    store.addSynced([syncedTx(0, ROOT_A), syncedTx(1, ROOT_B)], 1);
+    const entries = (seq: number, indexes: number[]) => indexes.map((index) => ({ index, proof: proofOf(seq, index) }));
+    assert.deepEqual(store.addSegmentGroups([{ seq: 0, entries: entries(0, [0, 1]) }, { seq: 1, entries: entries(1, [4]) }, { seq: 0, entries: entries(0, [3]) }]), [2, 1, 3]);
+    assert.deepEqual(store.segmentProofs(0, 0, 2), [proofOf(0, 0), proofOf(0, 1)]);
+    assert.equal(store.segmentProofs(0, 0, 4), undefined, 'segment 2 is missing');
+    assert.deepEqual(store.segmentProofs(0, 3, 1), [proofOf(0, 3)]);
+    assert.deepEqual([store.bySeq(0)?.uploadedSegments, store.bySeq(1)?.uploadedSegments], [3, 1]);
+  });
+
   it('finalizes one tx only', () => {
     store.addSynced([syncedTx(0, ROOT_A), syncedTx(1, ROOT_A)], 1);
     store.finalize(1);

@@ -52,6 +52,7 @@ export function sqliteTxStore(path: string) {
   const maxSeq = db.prepare('SELECT MAX(seq) AS seq FROM txs');
   const addSegment = db.prepare('INSERT OR IGNORE INTO segments (seq, idx, proof) VALUES (?, ?, ?)');
   const getProof = db.prepare('SELECT proof FROM segments WHERE seq = ? AND idx = ?');
+  const getProofs = db.prepare('SELECT proof FROM segments WHERE seq = ? AND idx >= ? AND idx < ? ORDER BY idx');
   const hasSegment = db.prepare('SELECT 1 AS one FROM segments WHERE seq = ? AND idx = ?');
   const countSegments = db.prepare('SELECT COUNT(*) AS n FROM segments WHERE seq = ?');
   const setUploaded = db.prepare('UPDATE txs SET uploaded = ? WHERE seq = ?');
@@ -108,17 +109,28 @@ export function sqliteTxStore(path: string) {
     },
     /** Several segments of one tx in one transaction (one commit per request, not per segment). */
     addSegments(seq: number, entries: readonly { index: number; proof: SegmentProof }[]): number {
-      return transaction(() => {
-        for (const { index, proof } of entries) addSegment.run(seq, index, JSON.stringify(proof));
-        const { n } = countSegments.get(seq) as { n: number };
-        setUploaded.run(n, seq);
-        return n;
-      });
+      return this.addSegmentGroups([{ seq, entries }])[0]!;
+    },
+    /** Segments of several requests (and txs) in one transaction: one commit for all of them. */
+    addSegmentGroups(groups: readonly { seq: number; entries: readonly { index: number; proof: SegmentProof }[] }[]): number[] {
+      return transaction(() =>
+        groups.map(({ seq, entries }) => {
+          for (const { index, proof } of entries) addSegment.run(seq, index, JSON.stringify(proof));
+          const { n } = countSegments.get(seq) as { n: number };
+          setUploaded.run(n, seq);
+          return n;
+        }),
+      );
     },
     segmentProof(seq: number, index: number): SegmentProof {
       const row = getProof.get(seq, index) as { proof: string } | undefined;
       if (!row) throw new NotFoundError('STORAGE_SEGMENT_MISSING', `segment ${index} of tx ${seq} is not stored here`);
       return JSON.parse(row.proof) as SegmentProof;
+    },
+    /** Proofs of segments first … first+count-1, in order; undefined unless every one of them is stored. */
+    segmentProofs(seq: number, first: number, count: number): SegmentProof[] | undefined {
+      const rows = getProofs.all(seq, first, first + count) as { proof: string }[];
+      return rows.length === count ? rows.map((row) => JSON.parse(row.proof) as SegmentProof) : undefined;
     },
     finalize(seq: number): void {
       finalize.run(seq);

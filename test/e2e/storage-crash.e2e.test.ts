@@ -44,7 +44,7 @@ describe('a storage node killed with -9 in the middle of an upload', () => {
         .then((answer) => {
           if (answer.body.error !== undefined) return;
           acknowledged.push(index);
-          if (acknowledged.length === 3) victim.child.kill('SIGKILL');
+          if (acknowledged.length === 1) victim.child.kill('SIGKILL');
         })
         .catch(() => undefined),
     );

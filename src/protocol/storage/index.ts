@@ -28,10 +28,23 @@ export {
   sectorCount,
 } from './padding.ts';
 export { treeLevels, treeRoot, segmentRoot, foldNodes, createFileHasher, fileTree } from './merkle.ts';
-export type { FileTree, FileHasher, Submission, SubmissionNode } from './merkle.ts';
+export type { FileTree, FileHasher, FileHasherOptions, Submission, SubmissionNode } from './merkle.ts';
 export { segmentProof, segmentProver, verifySegment } from './proof.ts';
 export type { SegmentProof, VerifySegmentParameters } from './proof.ts';
 export { submissionRoot, flowPlacement } from './submission.ts';
 export type { FlowPlacement, SubmissionNodeInput } from './submission.ts';
+export { loadSegmentHasher, keccakSegmentHasher, SEGMENTS_PER_CALL } from './segment-hasher.ts';
+export type { SegmentHasher } from './segment-hasher.ts';
+export {
+  SEGMENT_BATCH_CONTENT_TYPE,
+  MAX_BATCH_SEGMENTS,
+  SegmentBatchErrorCode,
+  batchDataLength,
+  batchSegment,
+  encodeBatchHead,
+  encodeSegmentBatch,
+  decodeSegmentBatch,
+} from './segment-batch.ts';
+export type { SegmentBatch } from './segment-batch.ts';
 export { FILE_VECTORS, PROOF_VECTOR, vectorData } from './vectors.ts';
 export type { FileVector } from './vectors.ts';

@@ -4,11 +4,12 @@
  * `createFileHasher` streams: it reads each byte once and hashes each node once, which is what
  * lets an uploader run near raw keccak speed (the 0G SDK hashes a file twice).
  */
-import { CHUNK_SIZE, CHUNKS_PER_SEGMENT, SEGMENT_HEIGHT, zeroTable } from './constants.ts';
+import { CHUNK_SIZE, CHUNKS_PER_SEGMENT, SEGMENT_HEIGHT, SEGMENT_SIZE, zeroTable } from './constants.ts';
 import { toHex } from './bytes.ts';
 import type { Hex } from './bytes.ts';
 import { StorageErrorCode, storageError } from './errors.ts';
 import type { Keccak } from './keccak.ts';
+import type { SegmentHasher } from './segment-hasher.ts';
 import { assertFileSize, paddedChunkCount } from './padding.ts';
 import { SubtreeStack } from './subtree-stack.ts';
 import type { SubtreeNode } from './subtree-stack.ts';
@@ -30,6 +31,12 @@ export type FileTree = {
 export type FileHasher = {
   /** Feeds the next bytes of the file; any split of the input gives the same tree. */
   update(bytes: Uint8Array): void;
+  /**
+   * Feeds the next whole segments by their roots instead of their bytes (so they can be hashed
+   * elsewhere, in parallel): 32 bytes per segment, each standing for 256 KiB of file data. Only
+   * at a segment boundary, and only for segments that hold a full 256 KiB of data.
+   */
+  addSegmentRoots(roots: Uint8Array): void;
   /** Ends the file (exactly `size` bytes must have been fed) and returns its tree. */
   finish(): FileTree;
 };
@@ -95,13 +102,18 @@ export function foldNodes(keccak: Keccak, roots: readonly Uint8Array[]): Uint8Ar
   return right;
 }
 
+export type FileHasherOptions = {
+  /** Hashes whole segments in bulk (see segment-hasher.ts); chunk by chunk through `keccak` without it. */
+  segments?: SegmentHasher;
+};
+
 /**
  * Streams a file of `size` bytes into its tree. Two stacks: one builds the current segment from
  * chunk leaves, the other collects full segment roots. Full-segment subtrees (heights ≥ 10) come
  * from the second; when the last padded segment is partial, its own pending subtrees are the
  * submission nodes below height 10, so nothing is hashed twice.
  */
-export function createFileHasher(keccak: Keccak, size: number): FileHasher {
+export function createFileHasher(keccak: Keccak, size: number, options: FileHasherOptions = {}): FileHasher {
   assertFileSize(size);
   const padded = paddedChunkCount(size);
   const totalSegments = Math.ceil(padded / CHUNKS_PER_SEGMENT);
@@ -118,14 +130,21 @@ export function createFileHasher(keccak: Keccak, size: number): FileHasher {
   let done = false;
   let target = totalSegments === 1 ? lastSegmentChunks : CHUNKS_PER_SEGMENT;
 
-  const closeSegment = (): void => {
-    leaves.pushZeros(target - leaves.leaves, zero);
-    const root = leaves.root();
+  const addRoot = (root: Uint8Array): void => {
     segmentRoots.push(root);
     if (target === CHUNKS_PER_SEGMENT) segments.push(root, SEGMENT_HEIGHT);
     else tail = leaves.nodes(); // only the last segment can be partial
     leaves.reset();
     target = segmentRoots.length === totalSegments - 1 ? lastSegmentChunks : CHUNKS_PER_SEGMENT;
+  };
+
+  const addRoots = (roots: Uint8Array): void => {
+    for (let i = 0; i < roots.length; i += 32) addRoot(roots.slice(i, i + 32));
+  };
+
+  const closeSegment = (): void => {
+    leaves.pushZeros(target - leaves.leaves, zero);
+    addRoot(leaves.root());
   };
 
   const addLeaf = (chunk: Uint8Array): void => {
@@ -150,12 +169,33 @@ export function createFileHasher(keccak: Keccak, size: number): FileHasher {
         addLeaf(pending);
         pendingLength = 0;
       }
+      // Whole segments at a boundary go to the bulk hasher, when there is one.
+      const fast = options.segments;
+      if (fast && leaves.leaves === 0 && length - offset >= SEGMENT_SIZE) {
+        const whole = Math.floor((length - offset) / SEGMENT_SIZE) * SEGMENT_SIZE;
+        addRoots(fast.fullSegmentRoots(bytes.subarray(offset, offset + whole)));
+        offset += whole;
+      }
       // Whole chunks are hashed straight from the caller's buffer, no copy.
       for (; offset + CHUNK_SIZE <= length; offset += CHUNK_SIZE) addLeaf(bytes.subarray(offset, offset + CHUNK_SIZE));
       if (offset < length) {
         pending.set(bytes.subarray(offset));
         pendingLength = length - offset;
       }
+    },
+
+    addSegmentRoots(roots) {
+      if (done) throw storageError(StorageErrorCode.invalidInput, 'file hasher already finished');
+      if (roots.length % 32 !== 0) throw storageError(StorageErrorCode.invalidInput, 'segment roots are 32 bytes each');
+      const count = roots.length / 32;
+      if (pendingLength > 0 || leaves.leaves > 0) {
+        throw storageError(StorageErrorCode.invalidInput, 'segment roots must start at a segment boundary', `${received} bytes fed so far`);
+      }
+      if (received + count * SEGMENT_SIZE > size) {
+        throw storageError(StorageErrorCode.invalidInput, 'more bytes than the declared file size', `${received + count * SEGMENT_SIZE} > ${size}`);
+      }
+      received += count * SEGMENT_SIZE;
+      addRoots(roots);
     },
 
     finish() {

@@ -26,6 +26,11 @@ export type VerifySegmentParameters = {
   fileSize: number;
   /** ZERO_HASHES, as from `zeroHashes(keccak)`; computed once per Keccak when left out. */
   zero?: readonly Uint8Array[];
+  /**
+   * How to compute the root of the segment's bytes (a faster hasher, or one computed earlier
+   * in parallel); it must equal `segmentRoot(keccak, data, paddedChunks)`. Default: that.
+   */
+  segmentRoot?: (data: Uint8Array, paddedChunks: number) => Uint8Array;
 };
 
 /**
@@ -97,7 +102,7 @@ export function verifySegment(keccak: Keccak, params: VerifySegmentParameters): 
   const root = nodeBytes(params.root);
   if (!root) throw invalidProof('root is not a 32-byte hash');
   const segmentChunks = index === proofSegments - 1 ? padded % CHUNKS_PER_SEGMENT || CHUNKS_PER_SEGMENT : CHUNKS_PER_SEGMENT;
-  const expectedRoot = segmentRoot(keccak, data, segmentChunks);
+  const expectedRoot = params.segmentRoot ? params.segmentRoot(data, segmentChunks) : segmentRoot(keccak, data, segmentChunks);
 
   let left = proofSegments;
   let position = 0;

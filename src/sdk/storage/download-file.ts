@@ -4,6 +4,7 @@ import type { Hex } from 'viem';
 import { ConflictError, NotFoundError, UpstreamError, errorMessage } from '../../protocol/errors.ts';
 import {
   loadKeccak,
+  loadSegmentHasher,
   nodeBytes,
   paddedSegmentCount,
   segmentChunkCount,
@@ -15,10 +16,13 @@ import {
 } from '../../protocol/storage/index.ts';
 import { jsonRpcClient } from '../../storage/client.ts';
 import type { JsonRpcClient } from '../../storage/client.ts';
+import { downloadBatches } from './download-batches.ts';
+import { isLevityNode } from './levity-node.ts';
 import { assertPositiveInteger, assertRoot, forEachLimited, requestTimeout, StorageClientErrorCode } from './node-rpc.ts';
 import type { SegmentWithProof, ShardedNode, StorageFileInfo } from './node-rpc.ts';
 import { createSegmentVerifier, defaultVerifyThreads } from './segment-verifier.ts';
 import type { SegmentVerifier } from './segment-verifier.ts';
+import { storagePool } from './storage-pool.ts';
 
 export type DownloadFileParameters = {
   root: Hex;
@@ -27,10 +31,19 @@ export type DownloadFileParameters = {
   indexer: string;
   /** Limit on each request to a node or the indexer (default 120 s, capped at 30 s per request). */
   timeoutMs?: number;
-  /** Segment fetches in flight, spread over the nodes that hold the file (default 8). */
+  /**
+   * Requests in flight, spread over the nodes that hold the file (default 8): 4 MiB batches from
+   * Levity nodes, single segments over JSON-RPC.
+   */
   concurrency?: number;
-  /** Worker threads that verify segments; 0 verifies on this thread (default: spare cores, at most 4, for files ≥ 8 MiB). */
+  /**
+   * Worker threads that verify segments; 0 verifies on this thread. Default, for files ≥ 8 MiB:
+   * one per core (at most 4) from Levity nodes; over JSON-RPC, whose decoding keeps this thread
+   * busy, only spare cores.
+   */
   verifyThreads?: number;
+  /** Ask nodes for Levity's binary batches where they serve them (default true); false uses JSON-RPC only. */
+  binary?: boolean;
   onProgress?: (progress: { done: number; total: number }) => void;
 };
 
@@ -39,6 +52,8 @@ export type DownloadFileReturnType = { root: Hex; size: number; txSeq: number; o
 export const defaultDownloadFileOptions = { timeoutMs: 120_000, concurrency: 8 } as const;
 
 const WORKERS_FROM_BYTES = 8 * 1024 * 1024;
+/** How long a node gets to say whether it serves Levity's binary routes. */
+const PROBE_MS = 2_000;
 
 type Source = { url: string; rpc: JsonRpcClient; seq: number };
 
@@ -46,7 +61,9 @@ type Source = { url: string; rpc: JsonRpcClient; seq: number };
  * Downloads a file by root and proves every byte before it is written: each segment is checked
  * against the requested root with its Merkle proof (as 0G's Go client does; the TS SDK checks
  * nothing), from any node that holds the file, falling back to the next node when one answers
- * null, errs or sends bytes that do not verify. Fetches are pipelined and spread across nodes.
+ * null, errs or sends bytes that do not verify. Fetches are pipelined and spread across nodes;
+ * Levity nodes serve binary batches (verified on worker threads while the next are in flight),
+ * other nodes 0G's JSON-RPC, one segment per call.
  */
 export async function downloadFile(parameters: DownloadFileParameters): Promise<DownloadFileReturnType> {
   const { root, out } = parameters;
@@ -58,10 +75,13 @@ export async function downloadFile(parameters: DownloadFileParameters): Promise<
   if (await exists(out)) throw new ConflictError(StorageClientErrorCode.outputExists, `${out} already exists; refusing to overwrite it`, { meta: { root, out } });
 
   const { sources, size } = await findSources(parameters.indexer, root, requestTimeout(timeoutMs));
+  const probed = parameters.binary === false ? [] : await Promise.all(sources.map(async (source) => ((await isLevityNode(source.url, PROBE_MS)) ? source : undefined)));
+  const levity = probed.filter((source): source is Source => source !== undefined);
   const keccak = await loadKeccak();
-  // Starting workers costs tens of ms each: worth it only when there is real hashing to share.
-  const threads = parameters.verifyThreads ?? (size >= WORKERS_FROM_BYTES ? defaultVerifyThreads() : 0);
-  const verifier = await createSegmentVerifier(threads);
+  // Starting workers costs ~100 ms each: worth it only when there is real hashing to share.
+  const big = size >= WORKERS_FROM_BYTES;
+  const threads = parameters.verifyThreads ?? (big ? (levity.length > 0 ? storagePool().threads : defaultVerifyThreads()) : 0);
+  const verifier = await createSegmentVerifier(levity.length > 0 ? 0 : threads);
   const count = segmentCount(size);
   const roots: Uint8Array[] = new Array(count);
   const partial = `${out}.partial`;
@@ -71,16 +91,22 @@ export async function downloadFile(parameters: DownloadFileParameters): Promise<
   });
   let done = 0;
   try {
-    parameters.onProgress?.({ done: 0, total: size });
-    await forEachLimited(count, concurrency, async (index) => {
-      const { data, segmentRootBytes } = await fetchSegment(verifier, sources, root, size, index);
-      const length = Math.min(SEGMENT_SIZE, size - index * SEGMENT_SIZE);
-      // Positional writes: lanes finish out of order, and each segment has its own place.
-      await handle.write(data, 0, length, index * SEGMENT_SIZE);
-      roots[index] = segmentRootBytes;
-      done += length;
-      parameters.onProgress?.({ done, total: size });
-    });
+    if (levity.length > 0) {
+      const pool = threads > 0 ? storagePool(threads) : undefined;
+      const hasher = await loadSegmentHasher();
+      await downloadBatches({ sources: levity, root, size, handle, roots, concurrency, timeoutMs: requestTimeout(timeoutMs), keccak, hasher, pool, onProgress: parameters.onProgress });
+    } else {
+      parameters.onProgress?.({ done: 0, total: size });
+      await forEachLimited(count, concurrency, async (index) => {
+        const { data, segmentRootBytes } = await fetchSegment(verifier, sources, root, size, index);
+        const length = Math.min(SEGMENT_SIZE, size - index * SEGMENT_SIZE);
+        // Positional writes: lanes finish out of order, and each segment has its own place.
+        await handle.write(data, 0, length, index * SEGMENT_SIZE);
+        roots[index] = segmentRootBytes;
+        done += length;
+        parameters.onProgress?.({ done, total: size });
+      });
+    }
     // Every segment proved itself against `root` on its own; rebuilding the root from those
     // segment roots (plus the padding ones) checks the file as a whole without hashing it again.
     for (let index = count; index < paddedSegmentCount(size); index++) {

@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Hex } from 'viem';
-import { loadKeccak, verifySegment, zeroTable } from '../../protocol/storage/index.ts';
+import { loadKeccak, loadSegmentHasher, verifySegment, zeroTable } from '../../protocol/storage/index.ts';
 import type { SegmentProof } from '../../protocol/storage/index.ts';
 
 export type VerifyJob = { id: number; root: Hex; data: string; index: number; proof: SegmentProof; fileSize: number };
@@ -34,10 +34,11 @@ export async function createSegmentVerifier(threads: number): Promise<SegmentVer
 async function inlineVerifier(): Promise<SegmentVerifier> {
   const keccak = await loadKeccak();
   const zero = zeroTable(keccak);
+  const { segmentRoot } = await loadSegmentHasher();
   return {
     async verify(job) {
       const data = Buffer.from(job.data, 'base64');
-      verifySegment(keccak, { root: job.root, data, index: job.index, proof: job.proof, fileSize: job.fileSize, zero });
+      verifySegment(keccak, { root: job.root, data, index: job.index, proof: job.proof, fileSize: job.fileSize, zero, segmentRoot });
       return data;
     },
     async close() {},

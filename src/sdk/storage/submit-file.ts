@@ -15,10 +15,21 @@ export function chainClient(rpc: string): Chain {
   return { publicClient: createPublicClient({ transport: http(rpc), pollingInterval: 100 }), rpc };
 }
 
+/** What a submit needs from the chain that does not depend on the file: asked for while it hashes. */
+export type SubmitContext = { chainId: number; pricePerSector: bigint };
+
+export async function submitContext(chain: Chain, flow: Address): Promise<SubmitContext> {
+  const [chainId, market] = await Promise.all([
+    chain.publicClient.getChainId(),
+    chain.publicClient.readContract({ address: flow, abi: flowAbi, functionName: 'market' }),
+  ]);
+  const pricePerSector = await chain.publicClient.readContract({ address: market, abi: marketAbi, functionName: 'pricePerSector' });
+  return { chainId, pricePerSector };
+}
+
 /** Σ2^height × pricePerSector, as the FixedPrice market charges it. */
-export async function submissionFee(chain: Chain, flow: Address, submission: Submission): Promise<bigint> {
-  const market = await chain.publicClient.readContract({ address: flow, abi: flowAbi, functionName: 'market' });
-  const price = await chain.publicClient.readContract({ address: market, abi: marketAbi, functionName: 'pricePerSector' });
+export async function submissionFee(chain: Chain, flow: Address, submission: Submission, context?: SubmitContext): Promise<bigint> {
+  const price = (context ?? (await submitContext(chain, flow))).pricePerSector;
   const sectors = submission.nodes.reduce((sum, node) => sum + 2n ** BigInt(node.height), 0n);
   return sectors * price;
 }
@@ -31,6 +42,8 @@ export type SubmitParameters = {
   timeoutMs: number;
   /** Called with the hash as soon as the tx is sent, so a later failure can still report it. */
   onSent?: (txHash: Hex) => void;
+  /** Chain id and price, when already known for this chain and Flow. */
+  context?: SubmitContext;
 };
 
 export type SubmitResult = { txHash: Hex; txSeq: number; reverted: boolean };
@@ -39,13 +52,14 @@ export type SubmitResult = { txHash: Hex; txSeq: number; reverted: boolean };
 export async function submitFile(parameters: SubmitParameters): Promise<SubmitResult> {
   const { chain, flow, submission } = parameters;
   const account = privateKeyToAccount(parameters.privateKey, { nonceManager });
-  const chainId = await chain.publicClient.getChainId();
+  const context = parameters.context ?? (await submitContext(chain, flow));
+  const chainId = context.chainId;
   const wallet = createWalletClient({
     account,
     chain: defineChain({ id: chainId, name: `chain ${chainId}`, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [chain.rpc] } } }),
     transport: http(chain.rpc),
   });
-  const value = await submissionFee(chain, flow, submission);
+  const value = await submissionFee(chain, flow, submission, context);
   const nodes = submission.nodes.map((node) => ({ root: node.root, height: BigInt(node.height) }));
   const txHash = await wallet.writeContract({
     address: flow,

@@ -1,14 +1,14 @@
-import { open } from 'node:fs/promises';
 import type { Hex } from 'viem';
 import { LevityError, UpstreamError, errorMessage } from '../../protocol/errors.ts';
-import { loadKeccak, segmentCount, segmentDataLength, segmentProver, SEGMENT_SIZE } from '../../protocol/storage/index.ts';
-import type { FileTree, Keccak } from '../../protocol/storage/index.ts';
+import { loadKeccak } from '../../protocol/storage/index.ts';
 import { jsonRpcClient } from '../../storage/client.ts';
 import type { JsonRpcClient } from '../../storage/client.ts';
 import { hashFile } from './hash-file.ts';
-import { assertPositiveInteger, forEachLimited, requestTimeout, sleep, StorageClientErrorCode, waitFor } from './node-rpc.ts';
-import type { SegmentWithProof, ShardedNode, StorageFileInfo, ZgsStatus } from './node-rpc.ts';
-import { chainClient, findSubmitTx, submitFile } from './submit-file.ts';
+import { isLevityNode } from './levity-node.ts';
+import { assertPositiveInteger, requestTimeout, StorageClientErrorCode, waitFor } from './node-rpc.ts';
+import type { ShardedNode, StorageFileInfo, ZgsStatus } from './node-rpc.ts';
+import { sendBatches, sendSegmentsRpc } from './send-segments.ts';
+import { chainClient, findSubmitTx, submitContext, submitFile } from './submit-file.ts';
 
 export type UploadPhase = 'hash' | 'submit' | 'upload' | 'finalize';
 export type UploadProgress = { phase: UploadPhase; done: number; total: number };
@@ -22,10 +22,15 @@ export type UploadFileParameters = {
   privateKey: Hex;
   /** Nodes that must each hold the whole file (default 1). */
   replicas?: number;
-  /** Upload requests in flight per node, each carrying up to 4 segments (default 4). */
+  /**
+   * Upload requests in flight per node (default 8): 4 MiB batches to Levity nodes (enough to keep
+   * a node's hashing threads and its disk busy at once), 1 MiB JSON-RPC calls to others.
+   */
   concurrency?: number;
   /** Limit on each wait: receipt, nodes seeing the tx, finality (default 120 s). */
   timeoutMs?: number;
+  /** Send Levity's binary batches to nodes that take them (default true); false uses 0G's JSON-RPC only. */
+  binary?: boolean;
   onProgress?: (progress: UploadProgress) => void;
 };
 
@@ -40,20 +45,19 @@ export type UploadFileReturnType = {
   alreadyStored: boolean;
 };
 
-export const defaultUploadFileOptions = { replicas: 1, concurrency: 4, timeoutMs: 120_000 } as const;
+export const defaultUploadFileOptions = { replicas: 1, concurrency: 8, timeoutMs: 120_000 } as const;
 
-/** Node errors that mean "slow down and try again" (spec storage.md §2.2). */
-const RETRYABLE = /too many data writing|STORAGE_NODE_UNREACHABLE|cannot reach/;
-const RETRIES = 4;
-/** 1 MiB of data per request: measured ~15 % faster than one segment per request, less overhead per byte. */
-const SEGMENTS_PER_REQUEST = 4;
+/** How long a node gets to say whether it speaks Levity's binary routes. */
+const PROBE_MS = 2_000;
 
 /**
  * Uploads a file to `replicas` storage nodes and returns once every one of them reports it
- * finalized. The file is streamed twice (hash, then segments) and never held whole; every wait
- * is bounded; every error after hashing carries the root, and the tx hash once there is one.
- * Re-uploading a stored file costs nothing: nodes that have it are skipped, and a tx already on
- * chain for the same root and size is reused instead of paying again.
+ * finalized. The file is read twice (hash, on every core, then segments) and never held whole;
+ * every wait is bounded; every error after hashing carries the root, and the tx hash once there
+ * is one. Levity nodes get binary batches and read the chain the moment a batch names a tx they
+ * have not seen; other nodes get 0G's JSON-RPC after they report the tx. Re-uploading a stored
+ * file costs nothing: nodes that have it are skipped, and a tx already on chain for the same
+ * root and size is reused instead of paying again.
  */
 export async function uploadFile(parameters: UploadFileParameters): Promise<UploadFileReturnType> {
   const replicas = parameters.replicas ?? defaultUploadFileOptions.replicas;
@@ -65,6 +69,20 @@ export async function uploadFile(parameters: UploadFileParameters): Promise<Uplo
   const progress = parameters.onProgress ?? (() => undefined);
   const keccak = await loadKeccak();
 
+  // The node list, the Flow the first node follows and the chain's price do not depend on the
+  // file: ask for them while it hashes. (A failure here is retried below, where it is reported.)
+  const listing = listNodes(parameters.indexer, replicas, timeoutMs).then(
+    (urls) => ({ urls }),
+    (error: unknown) => ({ error: error as LevityError }),
+  );
+  const chain = chainClient(parameters.rpc);
+  const early = listing.then(async (listed) => {
+    if ('error' in listed) return undefined;
+    const url = listed.urls[0]!;
+    const status = await jsonRpcClient(url, { timeoutMs: requestTimeout(timeoutMs) }).call<ZgsStatus>('zgs_getStatus');
+    return { url, status, context: await submitContext(chain, status.networkIdentity.flowAddress) };
+  });
+  early.catch(() => undefined);
   const tree = await hashFile({ path: parameters.path, keccak, onProgress: (p) => progress({ phase: 'hash', ...p }) });
   const root = tree.rootHex;
   const size = tree.size;
@@ -74,7 +92,9 @@ export async function uploadFile(parameters: UploadFileParameters): Promise<Uplo
 
   // Nodes that already hold this exact file (same root and size) come first, so a re-upload
   // lands where the file is and costs nothing; then nodes that know its tx; then the fastest.
-  const candidates = await listNodes(parameters.indexer, replicas, timeoutMs, meta);
+  const listed = await listing;
+  if ('error' in listed) throw fail(listed.error.code, listed.error.shortMessage, { ...listed.error.meta }, listed.error.cause);
+  const candidates = listed.urls;
   const clients = new Map(candidates.map((url) => [url, jsonRpcClient(url, { timeoutMs: requestTimeout(timeoutMs) })]));
   const rpc = (url: string): JsonRpcClient => clients.get(url)!;
   const looked = await Promise.all(
@@ -86,15 +106,21 @@ export async function uploadFile(parameters: UploadFileParameters): Promise<Uplo
   const nodes = chosen.map((node) => node.url);
   const pending = chosen.filter((node) => rank(node) !== 0).map((node) => node.url);
   const known = chosen.map((node) => node.info).find(same);
+  // Which pending nodes take binary batches: asked now, answered by the time the tx is mined.
+  const probing = Promise.all(pending.map(async (url) => ({ url, levity: parameters.binary !== false && (await isLevityNode(url, PROBE_MS)) })));
 
   // The node names the Flow it follows, so the client needs no contract address of its own.
-  const status = await rpc(nodes[0]!)
-    .call<ZgsStatus>('zgs_getStatus')
-    .catch((error: unknown) => {
-      throw fail(StorageClientErrorCode.uploadFailed, `cannot read the status of storage node ${nodes[0]}`, { node: nodes[0] }, error);
-    });
+  const prefetched = await early.catch(() => undefined);
+  const reuse = prefetched !== undefined && prefetched.url === nodes[0] ? prefetched : undefined;
+  const status = reuse
+    ? reuse.status
+    : await rpc(nodes[0]!)
+        .call<ZgsStatus>('zgs_getStatus')
+        .catch((error: unknown) => {
+          throw fail(StorageClientErrorCode.uploadFailed, `cannot read the status of storage node ${nodes[0]}`, { node: nodes[0] }, error);
+        });
   const flow = status.networkIdentity.flowAddress;
-  const chain = chainClient(parameters.rpc);
+  const context = reuse?.context;
 
   progress({ phase: 'submit', done: 0, total: 1 });
   if (known) {
@@ -108,6 +134,7 @@ export async function uploadFile(parameters: UploadFileParameters): Promise<Uplo
         privateKey: parameters.privateKey,
         submission: tree.submission,
         timeoutMs,
+        context,
         onSent: (txHash) => (meta.txHash = txHash),
       });
       if (sent.reverted) throw fail(StorageClientErrorCode.submitFailed, `the Flow submit tx ${sent.txHash} reverted`);
@@ -127,36 +154,54 @@ export async function uploadFile(parameters: UploadFileParameters): Promise<Uplo
     return done(true);
   }
 
-  // Nodes learn of a file only from the chain's Submit log, a little after the receipt.
+  const probed = await probing;
+  const fast = probed.filter((node) => node.levity).map((node) => node.url);
+  const slow = probed.filter((node) => !node.levity).map((node) => node.url);
+
+  // 0G nodes learn of a file only from the chain's Submit log, a little after the receipt.
   const seesTx = async (url: string) => (await rpc(url).call<StorageFileInfo | null>('zgs_getFileInfoByTxSeq', [txSeq])) !== null;
-  await waitFor(async () => (await Promise.all(pending.map(seesTx))).every(Boolean), {
+  await waitFor(async () => (await Promise.all(slow.map(seesTx))).every(Boolean), {
     timeoutMs,
-    onTimeout: (last) => fail(StorageClientErrorCode.uploadTimeout, `storage nodes did not see tx seq ${txSeq} within ${timeoutMs} ms`, { nodes: pending }, last),
+    onTimeout: (last) => fail(StorageClientErrorCode.uploadTimeout, `storage nodes did not see tx seq ${txSeq} within ${timeoutMs} ms`, { nodes: slow }, last),
   });
   progress({ phase: 'submit', done: 1, total: 1 });
 
-  await sendSegments({ path: parameters.path, tree, txSeq, nodes: pending, rpc, concurrency, keccak, progress, fail });
+  // Both kinds share one progress total: the bytes each node must receive.
+  const total = size * pending.length;
+  const sentBy = { fast: 0, slow: 0 };
+  const report = (kind: keyof typeof sentBy) => (p: { done: number }) => {
+    sentBy[kind] = p.done;
+    progress({ phase: 'upload', done: sentBy.fast + sentBy.slow, total });
+  };
+  const common = { path: parameters.path, tree, txSeq, concurrency, keccak, timeoutMs, fail };
+  const [finalizedFast] = await Promise.all([
+    fast.length > 0 ? sendBatches({ ...common, nodes: fast, progress: report('fast') }) : new Set<string>(),
+    slow.length > 0 ? sendSegmentsRpc({ ...common, nodes: slow, rpc, progress: report('slow') }) : undefined,
+  ]);
 
+  // A Levity node's last batch says whether it finalized; only the others are polled.
+  const unconfirmed = pending.filter((url) => !finalizedFast.has(url));
   let finalized = 0;
   const isFinal = async (url: string) => (await rpc(url).call<StorageFileInfo | null>('zgs_getFileInfoByTxSeq', [txSeq]))?.finalized === true;
   await waitFor(
     async () => {
-      const states = await Promise.all(pending.map(isFinal));
+      const states = await Promise.all(unconfirmed.map(isFinal));
       finalized = states.filter(Boolean).length;
-      progress({ phase: 'finalize', done: nodes.length - pending.length + finalized, total: nodes.length });
-      return finalized === pending.length;
+      progress({ phase: 'finalize', done: nodes.length - unconfirmed.length + finalized, total: nodes.length });
+      return finalized === unconfirmed.length;
     },
     {
       timeoutMs,
       onTimeout: (last) =>
-        fail(StorageClientErrorCode.uploadTimeout, `${pending.length - finalized} of ${pending.length} nodes did not finalize ${root} within ${timeoutMs} ms`, { nodes: pending }, last),
+        fail(StorageClientErrorCode.uploadTimeout, `${unconfirmed.length - finalized} of ${pending.length} nodes did not finalize ${root} within ${timeoutMs} ms`, { nodes: unconfirmed }, last),
     },
   );
   return done(false);
 }
 
 /** The indexer's trusted unsharded nodes, fastest first; at least `replicas` of them. */
-async function listNodes(indexer: string, replicas: number, timeoutMs: number, meta: Record<string, unknown>): Promise<string[]> {
+async function listNodes(indexer: string, replicas: number, timeoutMs: number): Promise<string[]> {
+  const meta = { indexer };
   let listed: { trusted?: ShardedNode[] | null };
   try {
     listed = await jsonRpcClient(indexer, { timeoutMs: requestTimeout(timeoutMs) }).call('indexer_getShardedNodes');
@@ -169,72 +214,4 @@ async function listNodes(indexer: string, replicas: number, timeoutMs: number, m
     throw new UpstreamError(StorageClientErrorCode.notEnoughNodes, `${replicas} replicas requested, but indexer ${indexer} lists ${whole.length} trusted unsharded storage nodes`, { meta });
   }
   return whole.map((node) => node.url);
-}
-
-type SendSegmentsParameters = {
-  path: string;
-  tree: FileTree;
-  txSeq: number;
-  nodes: string[];
-  rpc: (url: string) => JsonRpcClient;
-  concurrency: number;
-  keccak: Keccak;
-  progress: (progress: UploadProgress) => void;
-  fail: (code: string, message: string, extra?: Record<string, unknown>, cause?: unknown) => LevityError;
-};
-
-/**
- * Pass 2: each lane reads a few consecutive segments at their offset, encodes them once and sends
- * them as one request to every node, so `concurrency` lanes keep at most that many requests in
- * flight per node and at most `concurrency × SEGMENTS_PER_REQUEST` segments in memory.
- */
-async function sendSegments(p: SendSegmentsParameters): Promise<void> {
-  const { tree, nodes } = p;
-  const count = segmentCount(tree.size);
-  const prove = segmentProver(p.keccak, tree.segmentRoots);
-  const total = tree.size * nodes.length;
-  let sent = 0;
-  p.progress({ phase: 'upload', done: 0, total });
-  const handle = await open(p.path, 'r');
-  try {
-    await forEachLimited(Math.ceil(count / SEGMENTS_PER_REQUEST), p.concurrency, async (batch) => {
-      const first = batch * SEGMENTS_PER_REQUEST;
-      const segments: SegmentWithProof[] = [];
-      let bytes = 0;
-      for (let index = first; index < Math.min(count, first + SEGMENTS_PER_REQUEST); index++) {
-        const offset = index * SEGMENT_SIZE;
-        // Zero-filled, so the last segment's tail up to its 256-byte chunk boundary is padding.
-        const data = Buffer.alloc(segmentDataLength(tree.size, index));
-        const want = Math.min(data.length, tree.size - offset);
-        const { bytesRead } = await handle.read(data, 0, want, offset);
-        if (bytesRead !== want) throw p.fail(StorageClientErrorCode.uploadFailed, `${p.path} changed while it was uploaded`);
-        segments.push({ root: tree.rootHex, data: data.toString('base64'), index, proof: prove(index), fileSize: tree.size });
-        bytes += want;
-      }
-      await Promise.all(nodes.map((url) => sendOne(p, url, segments)));
-      sent += nodes.length * bytes;
-      p.progress({ phase: 'upload', done: sent, total });
-    });
-  } finally {
-    await handle.close();
-  }
-}
-
-async function sendOne(p: SendSegmentsParameters, url: string, segments: SegmentWithProof[]): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await p.rpc(url).call('zgs_uploadSegmentsByTxSeq', [segments, p.txSeq]);
-      return;
-    } catch (error) {
-      const message = error instanceof Error ? `${error.message} ${(error as LevityError).code ?? ''}` : String(error);
-      // Another lane (or an earlier run) completed the file: nothing left to send here.
-      if (message.includes('already uploaded and finalized')) return;
-      if (attempt < RETRIES && RETRYABLE.test(message)) {
-        await sleep(250 * 2 ** attempt);
-        continue;
-      }
-      const indexes = `${segments[0]!.index}..${segments[segments.length - 1]!.index}`;
-      throw p.fail(StorageClientErrorCode.uploadFailed, `uploading segments ${indexes} of ${p.tree.rootHex} to ${url} failed`, { node: url, segments: indexes }, error);
-    }
-  }
 }

@@ -4,11 +4,12 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { errorMessage } from '../../protocol/errors.ts';
-import { loadKeccak, verifySegment, zeroTable } from '../../protocol/storage/index.ts';
+import { loadKeccak, loadSegmentHasher, verifySegment, zeroTable } from '../../protocol/storage/index.ts';
 import type { VerifyJob, VerifyResult } from './segment-verifier.ts';
 
 const keccak = await loadKeccak();
 const zero = zeroTable(keccak);
+const { segmentRoot } = await loadSegmentHasher();
 
 parentPort!.on('message', (job: VerifyJob) => {
   const decoded = Buffer.from(job.data, 'base64');
@@ -16,7 +17,7 @@ parentPort!.on('message', (job: VerifyJob) => {
   const data = decoded.byteOffset === 0 && decoded.byteLength === decoded.buffer.byteLength ? decoded : new Uint8Array(decoded);
   let answer: VerifyResult;
   try {
-    verifySegment(keccak, { root: job.root, data, index: job.index, proof: job.proof, fileSize: job.fileSize, zero });
+    verifySegment(keccak, { root: job.root, data, index: job.index, proof: job.proof, fileSize: job.fileSize, zero, segmentRoot });
     answer = { id: job.id, data };
   } catch (error) {
     answer = { id: job.id, error: errorMessage(error) };

@@ -1,0 +1,111 @@
+/**
+ * Segment roots for a storage node, on worker threads: a node checking a stream of uploads
+ * spends nearly all its CPU hashing segments, and those hashes are independent. Bodies in shared
+ * memory are read by the worker in place. Workers start on `warm()` or first use, and until one
+ * has loaded this thread hashes, so no upload waits for a thread to start.
+ */
+import { Worker } from 'node:worker_threads';
+import { LevityError } from '../protocol/errors.ts';
+import { loadSegmentHasher } from '../protocol/storage/index.ts';
+
+/** Where a segment's bytes sit in the buffer (from its start), and how many padded chunks its tree has. */
+export type RootSegment = { offset: number; length: number; paddedChunks: number };
+export type RootJob = { id: number; buffer: SharedArrayBuffer; segments: RootSegment[] };
+export type RootReply = { id: number; roots: ArrayBuffer } | { id: number; error: string };
+export const ROOT_WORKER_READY = 'ready';
+
+export type SegmentRootPool = {
+  /** The roots of `segments`, at offsets within `bytes`. */
+  roots(bytes: Uint8Array, segments: readonly RootSegment[]): Promise<Uint8Array[]>;
+  /** Starts the workers now, so the first upload does not wait for them to load. */
+  warm(): void;
+  close(): Promise<void>;
+};
+
+type Slot = { worker: Worker; ready: boolean; busy: number };
+type Waiting = { resolve: (reply: RootReply) => void; reject: (error: Error) => void; slot: Slot };
+
+/** `threads` 0 hashes on the calling thread (tests, tiny machines). */
+export function createSegmentRootPool(options: { threads: number }): SegmentRootPool {
+  const slots: Slot[] = [];
+  const waiting = new Map<number, Waiting>();
+  let nextId = 0;
+  let closed = false;
+
+  const spawn = (): Slot => {
+    const slot: Slot = { worker: new Worker(new URL('./segment-root-worker.ts', import.meta.url)), ready: false, busy: 0 };
+    slot.worker.on('message', (reply: RootReply | typeof ROOT_WORKER_READY) => {
+      if (reply === ROOT_WORKER_READY) {
+        slot.ready = true;
+        return;
+      }
+      const entry = waiting.get(reply.id);
+      waiting.delete(reply.id);
+      if (--slot.busy === 0) slot.worker.unref();
+      entry?.resolve(reply);
+    });
+    // A dead worker fails what it held and is replaced on the next job.
+    const fail = (error: Error) => {
+      const at = slots.indexOf(slot);
+      if (at >= 0) slots.splice(at, 1);
+      for (const [id, entry] of waiting) {
+        if (entry.slot !== slot) continue;
+        waiting.delete(id);
+        entry.reject(error);
+      }
+    };
+    slot.worker.on('error', fail);
+    slot.worker.on('exit', (code) => fail(new LevityError('STORAGE_WORKER_EXITED', `segment hashing worker exited with code ${code}`)));
+    // After the listeners: attaching a 'message' listener refs the worker again.
+    slot.worker.unref();
+    return slot;
+  };
+
+  const fill = () => {
+    while (!closed && slots.length < options.threads) slots.push(spawn());
+  };
+
+  /** An idle loaded worker, else the least busy loaded one; none while they are all still loading. */
+  const pick = (): Slot | undefined => {
+    fill();
+    const ready = slots.filter((slot) => slot.ready);
+    return ready.find((slot) => slot.busy === 0) ?? ready.sort((a, b) => a.busy - b.busy)[0];
+  };
+
+  let inline: ReturnType<typeof loadSegmentHasher> | undefined;
+  const hereAt = async (bytes: Uint8Array, segments: readonly RootSegment[]) => {
+    const hasher = await (inline ??= loadSegmentHasher());
+    return segments.map(({ offset, length, paddedChunks }) => hasher.segmentRoot(bytes.subarray(offset, offset + length), paddedChunks));
+  };
+
+  return {
+    async roots(bytes, segments) {
+      if (closed) throw new LevityError('STORAGE_POOL_CLOSED', 'segment hashing pool is closed');
+      const slot = options.threads > 0 ? pick() : undefined;
+      if (!slot) return hereAt(bytes, segments);
+      // Workers read shared memory in place; anything else is copied in once.
+      let shared = bytes.buffer instanceof SharedArrayBuffer ? bytes.buffer : undefined;
+      let base = bytes.byteOffset;
+      if (!shared) {
+        shared = new SharedArrayBuffer(bytes.length);
+        new Uint8Array(shared).set(bytes);
+        base = 0;
+      }
+      const id = nextId++;
+      if (slot.busy++ === 0) slot.worker.ref();
+      const reply = await new Promise<RootReply>((resolve, reject) => {
+        waiting.set(id, { resolve, reject, slot });
+        const job: RootJob = { id, buffer: shared, segments: segments.map((segment) => ({ ...segment, offset: base + segment.offset })) };
+        slot.worker.postMessage(job);
+      });
+      if ('error' in reply) throw new LevityError('STORAGE_HASHING_FAILED', reply.error);
+      const all = new Uint8Array(reply.roots);
+      return segments.map((_, i) => all.subarray(32 * i, 32 * i + 32));
+    },
+    warm: fill,
+    async close() {
+      closed = true;
+      await Promise.all(slots.splice(0).map((slot) => slot.worker.terminate()));
+    },
+  };
+}
