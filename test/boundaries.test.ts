@@ -38,6 +38,8 @@ describe('import boundaries', () => {
     assertViolation('protocol', 'src/protocol/merkle.ts', 'pino');
     // Tests get a runner, but still no I/O or other layers.
     assert.deepEqual(check('src/protocol/merkle.test.ts', 'node:test', 'node:assert/strict', './merkle.ts'), []);
+    assert.deepEqual(check('src/protocol/merkle.test-kit.ts', 'node:test', 'node:assert/strict'), [], 'shared test cases too');
+    assertViolation('protocol', 'src/protocol/merkle.test-kit.ts', 'node:fs');
     assertViolation('protocol', 'src/protocol/merkle.test.ts', '../chain/index.ts');
     assertViolation('protocol', 'src/protocol/merkle.test.ts', 'node:fs');
   });

@@ -38,6 +38,11 @@ const PROTOCOL_PACKAGES = [
 const PROTOCOL_BUILTINS = ['node:buffer', 'node:crypto'];
 /** Protocol tests still need a test runner; nothing else is granted to them. */
 const TEST_RUNNER_BUILTINS = ['node:test', 'node:assert', 'node:assert/strict'];
+
+/** Tests, and the shared cases several tests run (`x.test-kit.ts`), may use the test runner. */
+function isTestCode(path: string): boolean {
+  return path.endsWith('.test.ts') || path.endsWith('.test-kit.ts');
+}
 /** Server-side packages the SDK must never pull into a user's bundle. */
 const SERVER_PACKAGES = [/^hono$/, /^@hono\//, /^hardhat$/, /^@nomicfoundation\//, /^pino$/];
 /** Composition roots and which other layers may import them. */
@@ -60,7 +65,7 @@ export function checkImports(files: readonly SourceFile[]): Violation[] {
     }
     for (const specifier of importSpecifiers(file.source)) {
       const target = resolveTarget(file.path, specifier);
-      for (const [rule, message] of judge(layer, file.path.endsWith('.test.ts'), target)) {
+      for (const [rule, message] of judge(layer, isTestCode(file.path), target)) {
         violations.push({ file: file.path, specifier, rule, message });
       }
     }

@@ -1,5 +1,5 @@
 import { describe } from 'node:test';
-import { ecdsaContract } from './ecdsa.case.ts';
+import { ecdsaContract } from './ecdsa.test-kit.ts';
 import { nobleEcdsa, nobleKeccak256 } from './ecdsa.ts';
 
 describe('noble ecdsa (the pure default)', () => {

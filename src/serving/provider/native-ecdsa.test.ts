@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ecdsaContract } from '../../protocol/serving/ecdsa.case.ts';
+import { ecdsaContract } from '../../protocol/serving/ecdsa.test-kit.ts';
 import { loadKeccak } from '../../protocol/storage/keccak.ts';
 import { nativeEcdsa, nativeEcdsaError } from './native-ecdsa.ts';
 
