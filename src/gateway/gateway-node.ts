@@ -10,8 +10,8 @@ import type { Logger } from '../shared/log.ts';
 import type { BundleStorage } from './bundle-storage.ts';
 import { createGatewayService, defaultGatewayServiceOptions, tooLarge } from './gateway-service.ts';
 import type { GatewayService, GatewayServiceOptions } from './gateway-service.ts';
+import { answerGraphqlDirectly, badGraphqlRequest, graphqlRequestOf, MAX_GRAPHQL_BODY, readIncoming } from './http-direct.ts';
 import type { BlockInfo } from './gateway-store.ts';
-import type { GraphqlResponse } from './graphql-schema.ts';
 
 export type GatewayOptions = Omit<GatewayServiceOptions, 'dataDir'> & {
   dataDir: string;
@@ -24,9 +24,6 @@ export type GatewayOptions = Omit<GatewayServiceOptions, 'dataDir'> & {
 };
 
 export type Gateway = Startable & { readonly url: string; readonly service: GatewayService };
-
-/** GraphQL requests are a few hundred bytes; anything near this is not a query. */
-const MAX_GRAPHQL_BODY = 1024 * 1024;
 
 /**
  * The gateway role: signed ANS-104 items in (`POST /tx`, `POST /`), their data out by id
@@ -70,15 +67,19 @@ export function createGateway(options: GatewayOptions): Gateway {
       const postItem = async (c: Context) => {
         try {
           const raw = await readBody(c, maxItemBytes);
-          const { id, duplicate } = await service.ingest(raw);
+          const { id, duplicate, nested } = await service.ingest(raw);
           ingested.inc({ outcome: duplicate ? 'duplicate' : 'new' });
-          return c.json({ id });
+          if (nested && !duplicate) ingested.inc({ outcome: 'nested' }, nested);
+          return c.json(nested === undefined ? { id } : { id, nested });
         } catch (error) {
           ingested.inc({ outcome: error instanceof LevityError ? error.code : 'error' });
           return fail(c, error);
         }
       };
-      const answer = (c: Context, response: GraphqlResponse) => c.json(response, 'data' in response ? 200 : 400);
+      const answer = async (c: Context, query: unknown, variables: unknown, operationName: unknown) => {
+        const { json, hasData } = await service.graphqlJson(query, variables, operationName);
+        return c.body(json, hasData ? 200 : 400, { 'content-type': 'application/json' });
+      };
       const itemId = (c: Context) => {
         const id = c.req.param('id') ?? '';
         if (!isTxId(id)) throw new NotFoundError('GATEWAY_ITEM_NOT_FOUND', `no data item ${id.slice(0, 64)} on this gateway`, { meta: { id: id.slice(0, 64) } });
@@ -96,16 +97,17 @@ export function createGateway(options: GatewayOptions): Gateway {
 
       app.post('/tx', postItem);
       app.post('/', postItem);
+      // Served by `answerGraphqlDirectly` over HTTP; this route answers in-process `app.request` callers the same way.
       app.post('/graphql', async (c) => {
-        let body: unknown;
+        let request: ReturnType<typeof graphqlRequestOf>;
         try {
-          body = JSON.parse(new TextDecoder().decode(await readBody(c, MAX_GRAPHQL_BODY)));
+          request = graphqlRequestOf(await readBody(c, MAX_GRAPHQL_BODY));
         } catch (error) {
-          const message = error instanceof LevityError ? error.shortMessage : 'the body is not JSON';
-          return c.json({ errors: [{ message, extensions: { code: 'GATEWAY_BAD_GRAPHQL_REQUEST' } }] }, 400);
+          const message = error instanceof LevityError ? error.shortMessage : 'the request body could not be read';
+          return c.body(badGraphqlRequest(message), 400, { 'content-type': 'application/json' });
         }
-        const { query, variables, operationName } = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-        return answer(c, await service.graphql(query, variables, operationName));
+        if ('error' in request) return c.body(request.error, 400, { 'content-type': 'application/json' });
+        return answer(c, request.query, request.variables, request.operationName);
       });
       app.get('/graphql', async (c) => {
         const text = c.req.query('variables');
@@ -113,9 +115,9 @@ export function createGateway(options: GatewayOptions): Gateway {
         try {
           variables = text ? JSON.parse(text) : undefined;
         } catch {
-          return c.json({ errors: [{ message: '`variables` is not JSON', extensions: { code: 'GATEWAY_BAD_GRAPHQL_REQUEST' } }] }, 400);
+          return c.body(badGraphqlRequest('`variables` is not JSON'), 400, { 'content-type': 'application/json' });
         }
-        return answer(c, await service.graphql(c.req.query('query'), variables, c.req.query('operationName')));
+        return answer(c, c.req.query('query'), variables, c.req.query('operationName'));
       });
       app.get('/info', info);
       app.get('/', info);
@@ -132,6 +134,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       let http: RunningHttpServer;
       try {
         http = await listen(app, options.host, options.port);
+        answerGraphqlDirectly(http.server, (query, variables, operationName) => service.graphqlJson(query, variables, operationName), log);
       } catch (error) {
         await service.close();
         throw error;
@@ -151,57 +154,29 @@ export function createGateway(options: GatewayOptions): Gateway {
 }
 
 /**
- * The request body, refused as soon as it is known to pass `limit`: at once when Content-Length
- * says so, otherwise as soon as the bytes read pass it, so an oversized body is never held whole.
- * Under @hono/node-server the Node request is read directly: wrapping it in a web stream costs
- * more per small item than verifying its signature.
+ * The request body, refused as soon as it is known to pass `limit` (see `readIncoming`). Under
+ * @hono/node-server the Node request is read directly: wrapping it in a web stream costs more
+ * per small item than verifying its signature.
  */
 async function readBody(c: Context, limit: number): Promise<Uint8Array> {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (incoming && !incoming.readableDidRead) return readIncoming(incoming, limit);
   const declared = c.req.header('content-length');
   if (declared !== undefined && Number(declared) > limit) throw tooLarge(Number(declared), limit);
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const stream = c.req.raw.body;
+  if (!stream) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const take = (chunk: Uint8Array) => {
-    total += chunk.length;
-    if (total > limit) throw tooLarge(total, limit);
-    chunks.push(chunk);
-  };
-  if (incoming && !incoming.readableDidRead) {
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer) => {
-        try {
-          take(chunk);
-        } catch (error) {
-          incoming.off('data', onData).pause();
-          reject(error);
-        }
-      };
-      incoming.on('data', onData);
-      incoming.once('end', resolve);
-      incoming.once('error', reject);
-    });
-  } else {
-    const stream = c.req.raw.body;
-    if (!stream) return new Uint8Array(0);
-    const reader = stream.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      try {
-        take(value);
-      } catch (error) {
-        await reader.cancel().catch(() => undefined);
-        throw error;
-      }
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(total, limit);
     }
+    chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
 }

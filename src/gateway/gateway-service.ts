@@ -1,14 +1,16 @@
 import { join } from 'node:path';
-import { ownerAddress, parseDataItem, toB64Url, verifyDataItem } from '../protocol/ans104/index.ts';
+import { declaresBundle, ownerAddress, parseDataItem, toB64Url, verifyDataItemAsync } from '../protocol/ans104/index.ts';
 import type { DataItem, Tag } from '../protocol/ans104/types.ts';
 import { InvalidInputError, NotFoundError, UpstreamError, errorMessage } from '../protocol/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { BundleStorage } from './bundle-storage.ts';
 import { createBundler } from './bundler.ts';
 import { sqliteGatewayStore } from './gateway-store.ts';
-import type { BlockInfo, ItemRow, NewItem } from './gateway-store.ts';
+import type { BlockInfo, ItemRow, NestedPlacement, NewItem } from './gateway-store.ts';
 import { createGraphql } from './graphql-schema.ts';
 import type { GraphqlResponse } from './graphql-schema.ts';
+import { verifyNestedBundle } from './nested-bundle.ts';
+import { contentType } from './store-writes.ts';
 
 export type GatewayServiceOptions = {
   dataDir: string;
@@ -37,7 +39,8 @@ export type GatewayServiceDeps = {
   now?: () => number;
 };
 
-export type IngestResult = { id: string; duplicate: boolean };
+/** `nested`: for a nested bundle, how many items it held (each indexed as well). */
+export type IngestResult = { id: string; duplicate: boolean; nested?: number };
 
 export type ItemMeta = {
   id: string;
@@ -49,8 +52,10 @@ export type ItemMeta = {
   tags: Tag[];
   data: { size: number; type: string | null };
   block: { id: string; height: number; timestamp: number };
-  /** Null while the item waits for the bundler. */
+  /** Where its bytes are in a stored bundle; null while they wait for the bundler. */
   bundle: { id: string; root: string; offset: number; size: number } | null;
+  /** The item whose nested bundle held this one, if any. */
+  parent: string | null;
 };
 
 export type GatewayInfo = {
@@ -134,12 +139,17 @@ export function createGatewayService(options: GatewayServiceOptions, deps: Gatew
       committing ??= new Promise((wait) => setImmediate(wait)).then(commit);
     });
 
-  const check = (raw: Uint8Array): DataItem => {
+  /**
+   * Parses and verifies one item. The signature check runs on libuv's thread pool, so while one
+   * request's signature is checked the event loop reads and hashes the next: on two cores
+   * that keeps both busy.
+   */
+  const check = async (raw: Uint8Array): Promise<DataItem> => {
     if (closed) throw new UpstreamError('GATEWAY_CLOSED', 'the gateway is shutting down');
     if (!(raw instanceof Uint8Array)) throw new InvalidInputError('ANS104_MALFORMED', 'a data item must be bytes');
     if (raw.length > settings.maxItemBytes) throw tooLarge(raw.length, settings.maxItemBytes);
     const item = parseDataItem(raw);
-    if (!verifyDataItem(item)) {
+    if (!(await verifyDataItemAsync(item))) {
       throw new InvalidInputError('GATEWAY_BAD_SIGNATURE', `data item ${item.id} has an invalid signature`, {
         meta: { id: item.id, signatureType: item.signatureType },
       });
@@ -149,7 +159,7 @@ export function createGatewayService(options: GatewayServiceOptions, deps: Gatew
 
   // Fields are copied into buffers of their own: views into the request body would drag the
   // whole body buffer along when the item is handed to the writer thread.
-  const toNewItem = (item: DataItem, stamp: BlockInfo): NewItem => ({
+  const toNewItem = (item: DataItem, stamp: BlockInfo, nested?: NestedPlacement[]): NewItem => ({
     id: item.id,
     signatureType: item.signatureType,
     signature: item.signature.slice(),
@@ -158,11 +168,12 @@ export function createGatewayService(options: GatewayServiceOptions, deps: Gatew
     recipient: item.target ? toB64Url(item.target) : undefined,
     anchor: item.anchor?.slice(),
     tags: item.tags,
-    dataType: item.tags.find((tag) => tag.name.toLowerCase() === 'content-type')?.value,
+    dataType: contentType(item.tags),
     dataSize: item.data.length,
     dataOffset: item.raw.length - item.data.length,
     raw: item.raw.slice(),
     block: stamp,
+    ...(nested ? { nested } : {}),
   });
 
   const rowOf = (id: string): ItemRow => {
@@ -173,7 +184,9 @@ export function createGatewayService(options: GatewayServiceOptions, deps: Gatew
 
   const readRaw = async (row: ItemRow): Promise<Uint8Array> => {
     let raw: Uint8Array | undefined;
-    if (row.bundleRef === null) {
+    if (row.parentRef !== null) {
+      raw = await readNested(row);
+    } else if (row.bundleRef === null) {
       raw = store.pendingRaw(row.seq);
       // Bundled since the row was read: read it again from where it went.
       if (!raw) return readRaw(rowOf(row.id));
@@ -190,30 +203,66 @@ export function createGatewayService(options: GatewayServiceOptions, deps: Gatew
     return raw;
   };
 
+  /** A nested item's bytes: a slice of its parent's, wherever those are now. */
+  const readNested = async (row: ItemRow, retried = false): Promise<Uint8Array> => {
+    const parent = store.itemBySeq(row.parentRef!);
+    if (!parent || row.parentOffset === null) throw new UpstreamError('GATEWAY_INDEX_CORRUPT', `item ${row.id} points at an unknown parent item`);
+    if (parent.bundleRef === null) {
+      const raw = store.pendingSlice(parent.seq, row.parentOffset, row.rawSize);
+      if (raw) return raw;
+      // The parent was bundled between the two reads; once more, it must be there.
+      if (!retried) return readNested(row, true);
+      throw new UpstreamError('GATEWAY_INDEX_CORRUPT', `item ${parent.id} is neither pending nor in a bundle`);
+    }
+    const bundle = store.bundle(parent.bundleRef);
+    if (!bundle || parent.bundleOffset === null) throw new UpstreamError('GATEWAY_INDEX_CORRUPT', `item ${parent.id} points at an unknown bundle`);
+    return bundler.read(bundle.root, parent.bundleOffset + row.parentOffset, row.rawSize);
+  };
+
+  /** Where an item's bytes sit in a stored bundle, if they are in one yet (nested items: inside their parent's). */
+  const placement = (row: ItemRow): ItemMeta['bundle'] => {
+    const holder = row.parentRef === null ? row : store.itemBySeq(row.parentRef);
+    if (!holder || holder.bundleRef === null || holder.bundleOffset === null) return null;
+    const bundle = store.bundle(holder.bundleRef);
+    if (!bundle) return null;
+    return { id: bundle.id, root: bundle.root, offset: holder.bundleOffset + (row.parentOffset ?? 0), size: row.rawSize };
+  };
+
   return {
-    /** Verifies and stores one signed item; a known id is acknowledged again as a duplicate. */
+    /**
+     * Verifies and stores one signed item; a known id is acknowledged again as a duplicate. An
+     * item tagged as a nested ANS-104 bundle has every item inside verified too, and all are
+     * indexed with it in one commit, or none is (see `verifyNestedBundle`).
+     */
     async ingest(raw: Uint8Array): Promise<IngestResult> {
-      const item = check(raw);
+      const item = await check(raw);
       if (store.itemById(item.id)) return { id: item.id, duplicate: true };
+      const nested = declaresBundle(item.tags) ? await verifyNestedBundle(item) : undefined;
       const stamp = await currentBlock();
-      const fresh = await enqueue(toNewItem(item, stamp));
-      return { id: item.id, duplicate: !fresh };
+      const fresh = await enqueue(toNewItem(item, stamp, nested));
+      return nested ? { id: item.id, duplicate: !fresh, nested: nested.length } : { id: item.id, duplicate: !fresh };
     },
     /** All or nothing: every item is checked before any is stored, then all share one commit. */
     async ingestMany(raws: readonly Uint8Array[]): Promise<IngestResult[]> {
-      const items = raws.map((raw, index) => {
+      const numbered = async <T>(index: number, work: () => T | Promise<T>): Promise<T> => {
         try {
-          return check(raw);
+          return await work();
         } catch (error) {
           if (error instanceof InvalidInputError) {
             throw new InvalidInputError(error.code, `item ${index}: ${error.shortMessage}`, { meta: { ...error.meta, index }, cause: error });
           }
           throw error;
         }
-      });
+      };
+      const items: { item: DataItem; nested: NestedPlacement[] | undefined }[] = [];
+      for (const [index, raw] of raws.entries()) {
+        const item = await numbered(index, () => check(raw));
+        const nested = declaresBundle(item.tags) ? await numbered(index, () => verifyNestedBundle(item)) : undefined;
+        items.push({ item, nested });
+      }
       const stamp = await currentBlock();
-      const fresh = await Promise.all(items.map((item) => enqueue(toNewItem(item, stamp))));
-      return items.map((item, index) => ({ id: item.id, duplicate: !fresh[index] }));
+      const fresh = await Promise.all(items.map(({ item, nested }) => enqueue(toNewItem(item, stamp, nested))));
+      return items.map(({ item, nested }, index) => ({ id: item.id, duplicate: !fresh[index], ...(nested ? { nested: nested.length } : {}) }));
     },
     /** The exact signed bytes of an item. */
     async rawItem(id: string): Promise<Uint8Array> {
@@ -229,7 +278,7 @@ export function createGatewayService(options: GatewayServiceOptions, deps: Gatew
       const row = rowOf(id);
       const owner = store.owner(row.ownerRef);
       const blockRow = store.block(row.height);
-      const bundle = row.bundleRef === null ? undefined : store.bundle(row.bundleRef);
+      const parent = row.parentRef === null ? undefined : store.itemBySeq(row.parentRef);
       return {
         id: row.id,
         signatureType: row.signatureType,
@@ -240,11 +289,16 @@ export function createGatewayService(options: GatewayServiceOptions, deps: Gatew
         tags: store.tagsOf(row.seq),
         data: { size: row.dataSize, type: row.dataType },
         block: { id: blockRow?.id ?? '', height: row.height, timestamp: row.timestamp },
-        bundle: bundle ? { id: bundle.id, root: bundle.root, offset: row.bundleOffset ?? 0, size: row.rawSize } : null,
+        bundle: placement(row),
+        parent: parent?.id ?? null,
       };
     },
     graphql(query: unknown, variables?: unknown, operationName?: unknown): Promise<GraphqlResponse> {
       return graphql.run(query, variables, operationName);
+    },
+    /** `graphql` as the JSON text HTTP sends; `hasData` false means a request error (400). */
+    graphqlJson(query: unknown, variables?: unknown, operationName?: unknown): Promise<{ json: string; hasData: boolean }> {
+      return graphql.runJson(query, variables, operationName);
     },
     async info(): Promise<GatewayInfo> {
       const latest = await currentBlock().catch(() => store.latestBlock());

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import type { Tag } from '../protocol/ans104/types.ts';
 import { isLevityError } from '../protocol/errors.ts';
@@ -187,5 +188,39 @@ describe('sqliteGatewayStore', () => {
     assert.deepEqual(next.rows.map((b) => b.height), [8, 9]);
     assert.equal(next.hasNextPage, false);
     assert.equal(store.latestBlock()?.height, Math.floor(2599 / 7));
+  });
+});
+
+describe('sqliteGatewayStore on an index made before nested bundles', () => {
+  it('adds the parent columns once and keeps every row', async () => {
+    const dir = await tempDir();
+    try {
+      const path = join(dir, 'index.sqlite');
+      const old = new DatabaseSync(path);
+      old.exec(`PRAGMA journal_mode = WAL;
+        CREATE TABLE owners (ref INTEGER PRIMARY KEY, address TEXT NOT NULL UNIQUE, key BLOB NOT NULL, sig_type INTEGER NOT NULL);
+        CREATE TABLE items (
+          seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, owner INTEGER NOT NULL, sig_type INTEGER NOT NULL, signature BLOB NOT NULL,
+          recipient TEXT, anchor BLOB, data_type TEXT, data_size INTEGER NOT NULL, data_offset INTEGER NOT NULL,
+          raw_size INTEGER NOT NULL, height INTEGER NOT NULL, timestamp INTEGER NOT NULL, bundle INTEGER, bundle_offset INTEGER);
+        INSERT INTO owners VALUES (1, 'owner-address', x'01', 2);
+        INSERT INTO items (id, owner, sig_type, signature, data_size, data_offset, raw_size, height, timestamp) VALUES ('${idOf(1)}', 1, 2, x'02', 1, 2, 3, 4, 5);`);
+      old.close();
+      for (let open = 0; open < 2; open++) {
+        const store = sqliteGatewayStore(path);
+        try {
+          const row = store.itemById(idOf(1));
+          assert.equal(row?.height, 4);
+          assert.equal(row?.parentRef, null);
+          assert.deepEqual(store.queryItems({ bundledIn: [idOf(1)], first: 10, sort: 'HEIGHT_DESC' }).rows, []);
+          if (open === 0) assert.deepEqual(await store.addItems([fakeItem(2, { owner: 1, height: 6, tags: [] })]), [true]);
+          assert.equal(store.counts().items, 2);
+        } finally {
+          await store.close();
+        }
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -28,7 +28,15 @@ export type NewItem = {
   dataOffset: number;
   raw: Uint8Array;
   block: BlockInfo;
+  /**
+   * When `raw` is a nested bundle: where each of its (verified) items lies in `raw`. The writer
+   * indexes them with the item, in the same commit, and their bytes stay inside the item's.
+   */
+  nested?: readonly NestedPlacement[];
 };
+
+/** An item inside another item's raw bytes: `size` bytes from `offset`. */
+export type NestedPlacement = { offset: number; size: number };
 
 export type ItemRow = {
   seq: number;
@@ -44,9 +52,12 @@ export type ItemRow = {
   rawSize: number;
   height: number;
   timestamp: number;
-  /** Null while the item waits in the pending area for the bundler. */
+  /** Null while the item waits in the pending area for the bundler, and for nested items. */
   bundleRef: number | null;
   bundleOffset: number | null;
+  /** A nested item: the seq of the item whose bytes hold it, and where it starts in them. */
+  parentRef: number | null;
+  parentOffset: number | null;
 };
 
 export type OwnerRow = { ref: number; address: string; key: Uint8Array; signatureType: number };
@@ -74,12 +85,19 @@ export type BlockQuery = {
 export function sqliteGatewayStore(path: string) {
   const db = openGatewayDb(path);
   const writer = storeWriter(path);
+  // For SQL that writes JSON (the GraphQL fast path): SQLite has no base64.
+  db.function('b64url', { deterministic: true }, (bytes) =>
+    bytes instanceof Uint8Array ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url') : null,
+  );
 
   const ownerRefOf = db.prepare('SELECT ref FROM owners WHERE address = ?');
   const ownerByRef = db.prepare('SELECT ref, address, key, sig_type AS signatureType FROM owners WHERE ref = ?');
   const itemById = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items i WHERE i.id = ?`);
+  const itemBySeq = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items i WHERE i.seq = ?`);
+  const seqById = db.prepare('SELECT seq FROM items WHERE id = ?');
   const tagsOf = db.prepare('SELECT name, value FROM tags WHERE item = ? ORDER BY pos');
   const pendingRaw = db.prepare('SELECT raw FROM pending WHERE seq = ?');
+  const pendingSlice = db.prepare('SELECT substr(raw, ?, ?) AS raw FROM pending WHERE seq = ?');
   const pendingScan = db.prepare('SELECT seq, raw FROM pending ORDER BY seq');
   const pendingStats = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(raw)), 0) AS bytes FROM pending');
   const bundleByRef = db.prepare('SELECT ref, root, id, size, items, created_ms AS createdMs FROM bundles WHERE ref = ?');
@@ -100,8 +118,27 @@ export function sqliteGatewayStore(path: string) {
     }
     return found;
   };
-  // Owners never change once written, and there are few of them next to items.
+  const planFor = (query: ItemQuery, select?: string) => {
+    const ownerRefs = query.owners?.flatMap((address) => {
+      const row = ownerRefOf.get(address) as { ref: number } | undefined;
+      return row ? [row.ref] : [];
+    });
+    // `bundledIn` names either a bundle this gateway stored or an item holding a nested bundle.
+    const bundleRefs = query.bundledIn?.flatMap((id) => {
+      const row = bundleRefById.get(id) as { ref: number } | undefined;
+      return row ? [row.ref] : [];
+    });
+    const parentRefs = query.bundledIn?.flatMap((id) => {
+      const row = seqById.get(id) as { seq: number } | undefined;
+      return row ? [row.seq] : [];
+    });
+    const count = (sql: string, params: (string | number)[]) => (statement(sql).get(...params) as { n: number }).n;
+    return planItemQuery(query, { ownerRefs, bundleRefs, parentRefs }, count, select);
+  };
+
+  // Owners and blocks never change once written, and there are few of them next to items.
   const owners = new Map<number, OwnerRow>();
+  const blocks = new Map<number, BlockRow>();
 
   return {
     /**
@@ -122,6 +159,9 @@ export function sqliteGatewayStore(path: string) {
     itemById(id: string): ItemRow | undefined {
       return itemById.get(id) as ItemRow | undefined;
     },
+    itemBySeq(seq: number): ItemRow | undefined {
+      return itemBySeq.get(seq) as ItemRow | undefined;
+    },
     tagsOf(seq: number): Tag[] {
       return (tagsOf.all(seq) as Tag[]).map(({ name, value }) => ({ name, value }));
     },
@@ -136,25 +176,34 @@ export function sqliteGatewayStore(path: string) {
     },
     /** Items matching an Arweave-style filter, in sort order, plus whether more follow. */
     queryItems(query: ItemQuery): { rows: ItemRow[]; hasNextPage: boolean } {
-      const ownerRefs = query.owners?.flatMap((address) => {
-        const row = ownerRefOf.get(address) as { ref: number } | undefined;
-        return row ? [row.ref] : [];
-      });
-      const bundleRefs = query.bundledIn?.flatMap((id) => {
-        const row = bundleRefById.get(id) as { ref: number } | undefined;
-        return row ? [row.ref] : [];
-      });
-      const plan = planItemQuery(query, { ownerRefs, bundleRefs }, (sql, params) => {
-        const row = statement(sql).get(...params) as { n: number };
-        return row.n;
-      });
+      const plan = planFor(query);
       if (!plan) return { rows: [], hasNextPage: false };
       const rows = statement(plan.sql).all(...(plan.params as SQLInputValue[])) as ItemRow[];
       const hasNextPage = rows.length > query.first;
       return { rows: hasNextPage ? rows.slice(0, query.first) : rows, hasNextPage };
     },
+    /**
+     * `queryItems` with the caller's select list (SQL over `i`, the items row) in place of the
+     * item columns, rows as arrays: the GraphQL fast path has SQLite write each node's JSON.
+     */
+    queryItemsAs(query: ItemQuery, select: string): { rows: unknown[][]; hasNextPage: boolean } {
+      const plan = planFor(query, select);
+      if (!plan) return { rows: [], hasNextPage: false };
+      const found = statement(plan.sql);
+      found.setReturnArrays(true);
+      const rows = found.all(...(plan.params as SQLInputValue[])) as unknown as unknown[][];
+      const hasNextPage = rows.length > query.first;
+      return { rows: hasNextPage ? rows.slice(0, query.first) : rows, hasNextPage };
+    },
     block(height: number): BlockRow | undefined {
-      return blockAt.get(height) as BlockRow | undefined;
+      let row = blocks.get(height);
+      if (!row) {
+        row = blockAt.get(height) as BlockRow | undefined;
+        if (!row) return undefined;
+        if (blocks.size >= 10_000) blocks.clear();
+        blocks.set(height, row);
+      }
+      return row;
     },
     latestBlock(): BlockRow | undefined {
       return latestBlock.get() as BlockRow | undefined;
@@ -185,6 +234,10 @@ export function sqliteGatewayStore(path: string) {
     /** The raw bytes of an item still in the pending area. */
     pendingRaw(seq: number): Uint8Array | undefined {
       return (pendingRaw.get(seq) as { raw: Uint8Array } | undefined)?.raw;
+    },
+    /** `length` bytes at `offset` of a pending item's raw bytes (a nested item inside it). */
+    pendingSlice(seq: number, offset: number, length: number): Uint8Array | undefined {
+      return (pendingSlice.get(offset + 1, length, seq) as { raw: Uint8Array } | undefined)?.raw;
     },
     /** The oldest pending items, up to `maxBytes` in all (always at least one when any wait). */
     pendingBatch(maxBytes: number): PendingItem[] {

@@ -4,8 +4,10 @@ import { toB64Url } from '../protocol/ans104/index.ts';
 import { InvalidInputError, LevityError } from '../protocol/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { GatewayStore, ItemRow } from './gateway-store.ts';
+import { compileFastQuery, renderJson, ZERO_AMOUNT } from './graphql-fast.ts';
+import type { FastArgs, FastQuery } from './graphql-fast.ts';
 import { decodeCursor, encodeCursor } from './item-query.ts';
-import type { SortOrder, TagFilter } from './item-query.ts';
+import type { ItemQuery, SortOrder, TagFilter } from './item-query.ts';
 
 /** The Arweave GraphQL schema as gateways serve it (arweave.net, arlocal), minus paid-tx fields we cannot have. */
 export const GATEWAY_SCHEMA_SDL = /* GraphQL */ `
@@ -81,15 +83,24 @@ type TransactionsArgs = {
 };
 type BlocksArgs = { ids?: string[]; height?: { min?: number | null; max?: number | null } | null; first: number; after?: string | null; sort: SortOrder };
 
-const ZERO = { winston: '0', ar: '0.000000000000' };
+const ZERO = ZERO_AMOUNT;
+
+export type GraphqlOptions = {
+  /** Answer the common `transactions(...)` shapes from a compiled plan (default true; tests turn it off to compare). */
+  fastPath?: boolean;
+};
+
+type Prepared = { document: DocumentNode; fast: FastQuery | undefined };
 
 /**
  * GraphQL over the gateway store. Parsed and validated documents are cached by query text:
  * clients send the same few queries over and over, and parsing costs more than answering.
+ * The usual `transactions(...)` queries then skip graphql-js's executor (see graphql-fast.ts).
  */
-export function createGraphql(store: GatewayStore, log: Logger) {
+export function createGraphql(store: GatewayStore, log: Logger, options: GraphqlOptions = {}) {
   const schema = buildSchema(GATEWAY_SCHEMA_SDL);
-  const documents = new Map<string, DocumentNode | readonly GraphQLError[]>();
+  const documents = new Map<string, Prepared | readonly GraphQLError[]>();
+  const fastPath = options.fastPath ?? true;
 
   const pageSize = (first: number) => Math.max(0, Math.min(MAX_PAGE, first));
 
@@ -113,10 +124,53 @@ export function createGraphql(store: GatewayStore, log: Logger) {
     parent: () => bundleOf(row),
     bundledIn: () => bundleOf(row),
   });
+  /** The parent item for a nested item (Arweave shows the bundle's own id), else the stored bundle. */
   const bundleOf = (row: ItemRow) => {
+    if (row.parentRef !== null) {
+      const parent = store.itemBySeq(row.parentRef);
+      return parent ? { id: parent.id } : null;
+    }
     if (row.bundleRef === null) return null;
     const bundle = store.bundle(row.bundleRef);
     return bundle ? { id: bundle.id } : null;
+  };
+
+  /** The store query for `transactions(...)` arguments, the filter checked. Shared by both executors. */
+  const itemQuery = (args: TransactionsArgs | FastArgs): ItemQuery => {
+    const values =
+      (args.ids?.length ?? 0) +
+      (args.owners?.length ?? 0) +
+      (args.recipients?.length ?? 0) +
+      (args.bundledIn?.length ?? 0) +
+      (args.tags ?? []).reduce((sum, tag) => sum + 1 + tag.values.length, 0);
+    if (values > MAX_FILTER_VALUES) {
+      throw new InvalidInputError('GATEWAY_FILTER_TOO_LARGE', `a filter may name at most ${MAX_FILTER_VALUES} values; this one names ${values}`);
+    }
+    return {
+      ids: args.ids ?? undefined,
+      owners: args.owners ?? undefined,
+      recipients: args.recipients ?? undefined,
+      tags: (args.tags ?? undefined) as TagFilter[] | undefined,
+      bundledIn: args.bundledIn ?? undefined,
+      minHeight: args.block?.min ?? undefined,
+      maxHeight: args.block?.max ?? undefined,
+      first: pageSize(args.first),
+      after: args.after ? decodeCursor(args.after) : undefined,
+      sort: args.sort,
+    };
+  };
+  const cursorOf = (height: number, seq: number) => encodeCursor({ height, seq });
+  /** The compiled plan's response JSON, or undefined to leave the request to graphql-js (which then reports any error). */
+  const runFast = (prepared: Prepared, variables: unknown, operationName: unknown): string | undefined => {
+    const fast = prepared.fast;
+    if (!fast || (operationName != null && operationName !== fast.operationName)) return undefined;
+    try {
+      const args = fast.args((variables ?? undefined) as Record<string, unknown> | undefined);
+      if (!args) return undefined;
+      return renderJson(fast, store.queryItemsAs(itemQuery(args), fast.select), cursorOf);
+    } catch {
+      return undefined;
+    }
   };
 
   const root = {
@@ -125,28 +179,7 @@ export function createGraphql(store: GatewayStore, log: Logger) {
       return row ? node(row) : null;
     },
     transactions: (args: TransactionsArgs) => {
-      const first = pageSize(args.first);
-      const values =
-        (args.ids?.length ?? 0) +
-        (args.owners?.length ?? 0) +
-        (args.recipients?.length ?? 0) +
-        (args.bundledIn?.length ?? 0) +
-        (args.tags ?? []).reduce((sum, tag) => sum + 1 + tag.values.length, 0);
-      if (values > MAX_FILTER_VALUES) {
-        throw new InvalidInputError('GATEWAY_FILTER_TOO_LARGE', `a filter may name at most ${MAX_FILTER_VALUES} values; this one names ${values}`);
-      }
-      const { rows, hasNextPage } = store.queryItems({
-        ids: args.ids ?? undefined,
-        owners: args.owners ?? undefined,
-        recipients: args.recipients ?? undefined,
-        tags: (args.tags ?? undefined) as TagFilter[] | undefined,
-        bundledIn: args.bundledIn ?? undefined,
-        minHeight: args.block?.min ?? undefined,
-        maxHeight: args.block?.max ?? undefined,
-        first,
-        after: args.after ? decodeCursor(args.after) : undefined,
-        sort: args.sort,
-      });
+      const { rows, hasNextPage } = store.queryItems(itemQuery(args));
       return { pageInfo: { hasNextPage }, edges: rows.map((row) => ({ cursor: encodeCursor(row), node: node(row) })) };
     },
     block: ({ id }: { id?: string | null }) => {
@@ -167,14 +200,14 @@ export function createGraphql(store: GatewayStore, log: Logger) {
     },
   };
 
-  const documentFor = (query: string): DocumentNode | readonly GraphQLError[] => {
+  const documentFor = (query: string): Prepared | readonly GraphQLError[] => {
     const cached = documents.get(query);
     if (cached) return cached;
-    let result: DocumentNode | readonly GraphQLError[];
+    let result: Prepared | readonly GraphQLError[];
     try {
       const document = parse(query);
       const errors = validate(schema, document);
-      result = errors.length > 0 ? errors : document;
+      result = errors.length > 0 ? errors : { document, fast: fastPath ? compileFastQuery(document) : undefined };
     } catch (error) {
       result = [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
     }
@@ -199,30 +232,51 @@ export function createGraphql(store: GatewayStore, log: Logger) {
     return json;
   };
 
+  const counts = { fast: 0, general: 0 };
+  /** A response: JSON text from the fast path, else graphql-js's result. */
+  const answer = async (query: unknown, variables?: unknown, operationName?: unknown): Promise<GraphqlResponse | string> => {
+    if (typeof query !== 'string' || query.length === 0) return requestError('a GraphQL request needs a non-empty string `query`');
+    if (query.length > MAX_QUERY_CHARS) return requestError(`the query is longer than ${MAX_QUERY_CHARS} characters`);
+    if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) {
+      return requestError('`variables` must be a JSON object');
+    }
+    if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') {
+      return requestError('`operationName` must be a string');
+    }
+    const prepared = documentFor(query);
+    if (!('document' in prepared)) return { errors: prepared.map(format) };
+    const fast = runFast(prepared, variables, operationName);
+    if (fast !== undefined) {
+      counts.fast++;
+      return fast;
+    }
+    counts.general++;
+    const result = await execute({
+      schema,
+      document: prepared.document,
+      rootValue: root,
+      variableValues: (variables ?? undefined) as Record<string, unknown> | undefined,
+      operationName: operationName ?? undefined,
+    });
+    const response: GraphqlResponse = {};
+    if (result.errors) response.errors = result.errors.map(format);
+    if ('data' in result) response.data = result.data;
+    return response;
+  };
+
   return {
     schema,
+    /** How many requests each executor answered (tests check the fast path is taken). */
+    stats: () => ({ ...counts }),
     async run(query: unknown, variables?: unknown, operationName?: unknown): Promise<GraphqlResponse> {
-      if (typeof query !== 'string' || query.length === 0) return requestError('a GraphQL request needs a non-empty string `query`');
-      if (query.length > MAX_QUERY_CHARS) return requestError(`the query is longer than ${MAX_QUERY_CHARS} characters`);
-      if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) {
-        return requestError('`variables` must be a JSON object');
-      }
-      if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') {
-        return requestError('`operationName` must be a string');
-      }
-      const document = documentFor(query);
-      if (!('kind' in document)) return { errors: document.map(format) };
-      const result = await execute({
-        schema,
-        document,
-        rootValue: root,
-        variableValues: (variables ?? undefined) as Record<string, unknown> | undefined,
-        operationName: operationName ?? undefined,
-      });
-      const response: GraphqlResponse = {};
-      if (result.errors) response.errors = result.errors.map(format);
-      if ('data' in result) response.data = result.data;
-      return response;
+      const response = await answer(query, variables, operationName);
+      return typeof response === 'string' ? (JSON.parse(response) as GraphqlResponse) : response;
+    },
+    /** The response as JSON text (what HTTP sends), and whether it carries data (else it is a 400). */
+    async runJson(query: unknown, variables?: unknown, operationName?: unknown): Promise<{ json: string; hasData: boolean }> {
+      const response = await answer(query, variables, operationName);
+      if (typeof response === 'string') return { json: response, hasData: true };
+      return { json: JSON.stringify(response), hasData: 'data' in response };
     },
   };
 }

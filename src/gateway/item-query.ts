@@ -33,7 +33,8 @@ export function decodeCursor(text: string): Cursor {
 /** The item columns every item query selects, named as `ItemRow` fields. */
 export const ITEM_COLUMNS = `i.seq AS seq, i.id AS id, i.owner AS ownerRef, i.sig_type AS signatureType, i.signature AS signature, i.recipient AS recipient,
   i.anchor AS anchor, i.data_type AS dataType, i.data_size AS dataSize, i.data_offset AS dataOffset, i.raw_size AS rawSize,
-  i.height AS height, i.timestamp AS timestamp, i.bundle AS bundleRef, i.bundle_offset AS bundleOffset`;
+  i.height AS height, i.timestamp AS timestamp, i.bundle AS bundleRef, i.bundle_offset AS bundleOffset,
+  i.parent AS parentRef, i.parent_offset AS parentOffset`;
 
 export type QueryPlan = { sql: string; params: (string | number)[] };
 type Count = (sql: string, params: (string | number)[]) => number;
@@ -48,7 +49,7 @@ const marks = (values: readonly unknown[]) => values.map(() => '?').join(',');
 
 type Driver =
   | { kind: 'tag'; filter: TagFilter; index: number }
-  | { kind: 'column'; column: 'owner' | 'recipient' | 'bundle'; index: string; values: readonly (string | number)[] };
+  | { kind: 'column'; column: 'owner' | 'recipient' | 'bundle' | 'parent'; index: string; values: readonly (string | number)[] };
 
 /**
  * Builds the SQL for one page of items. With ids the unique index drives; otherwise the most
@@ -58,16 +59,21 @@ type Driver =
  */
 export function planItemQuery(
   query: ItemQuery,
-  refs: { ownerRefs?: readonly number[]; bundleRefs?: readonly number[] },
+  refs: { ownerRefs?: readonly number[]; bundleRefs?: readonly number[]; parentRefs?: readonly number[] },
   count: Count,
+  /** What to select for each item (default `ITEM_COLUMNS`); rows come in sort order either way. */
+  select: string = ITEM_COLUMNS,
 ): QueryPlan | undefined {
   const desc = query.sort !== 'HEIGHT_ASC';
   const dir = desc ? 'DESC' : 'ASC';
   const ids = nonEmpty(query.ids);
   const owners = nonEmpty(query.owners) ? refs.ownerRefs : undefined;
   const recipients = nonEmpty(query.recipients);
-  const bundles = nonEmpty(query.bundledIn) ? refs.bundleRefs : undefined;
-  if (owners?.length === 0 || bundles?.length === 0) return undefined;
+  // `bundledIn` ids resolve to stored bundles and to items holding nested bundles: either matches.
+  const containers = nonEmpty(query.bundledIn) ? { bundles: nonEmpty(refs.bundleRefs), parents: nonEmpty(refs.parentRefs) } : undefined;
+  if (owners?.length === 0 || (containers && !containers.bundles && !containers.parents)) return undefined;
+  const bundles = containers && !containers.parents ? containers.bundles : undefined;
+  const parents = containers && !containers.bundles ? containers.parents : undefined;
   const tags = query.tags ?? [];
   if (tags.some((tag) => (tag.op ?? 'EQ') === 'EQ' && tag.values.length === 0)) return undefined;
 
@@ -83,31 +89,37 @@ export function planItemQuery(
   if (!ids) {
     const candidates: { driver: Driver; n: number; streams: boolean }[] = [];
     const range = heightRange('height');
-    const probe = (from: string, where: string, params: (string | number)[]) =>
-      count(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${from} WHERE ${[where, ...range.where].join(' AND ')} LIMIT ${PROBE_CAP})`, [
-        ...params,
-        ...range.params,
-      ]);
+    const probes: { driver: Driver; streams: boolean; from: string; where: string; params: (string | number)[] }[] = [];
     tags.forEach((filter, index) => {
       if ((filter.op ?? 'EQ') !== 'EQ') return;
-      const n = probe('tag_index', `name = ? AND value IN (${marks(filter.values)})`, [filter.name, ...filter.values]);
-      candidates.push({ driver: { kind: 'tag', filter, index }, n, streams: filter.values.length === 1 });
+      const where = `name = ? AND value IN (${marks(filter.values)})`;
+      probes.push({ driver: { kind: 'tag', filter, index }, streams: filter.values.length === 1, from: 'tag_index', where, params: [filter.name, ...filter.values] });
     });
     const columns = [
       ['owner', 'items_owner', owners],
       ['recipient', 'items_recipient', recipients],
       ['bundle', 'items_bundle', bundles],
+      ['parent', 'items_parent', parents],
     ] as const;
     for (const [column, index, values] of columns) {
       if (!values) continue;
-      const n = probe(`items INDEXED BY ${index}`, `${column} IN (${marks(values)})`, [...values]);
-      candidates.push({ driver: { kind: 'column', column, index, values }, n, streams: values.length === 1 });
+      const where = `${column} IN (${marks(values)})`;
+      probes.push({ driver: { kind: 'column', column, index, values }, streams: values.length === 1, from: `items INDEXED BY ${index}`, where, params: [...values] });
     }
-    if (candidates.some((candidate) => candidate.n === 0)) return undefined;
-    candidates.sort((a, b) => a.n - b.n);
-    const best = candidates[0];
-    if (best && best.n < PROBE_CAP) driver = best.driver;
-    else driver = candidates.find((candidate) => candidate.streams)?.driver;
+    if (probes.length === 1 && probes[0]!.streams) {
+      // The only driver, and one that streams: it would be picked whatever the count said.
+      driver = probes[0]!.driver;
+    } else {
+      for (const probe of probes) {
+        const sql = `SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${probe.from} WHERE ${[probe.where, ...range.where].join(' AND ')} LIMIT ${PROBE_CAP})`;
+        candidates.push({ driver: probe.driver, n: count(sql, [...probe.params, ...range.params]), streams: probe.streams });
+      }
+      if (candidates.some((candidate) => candidate.n === 0)) return undefined;
+      candidates.sort((a, b) => a.n - b.n);
+      const best = candidates[0];
+      if (best && best.n < PROBE_CAP) driver = best.driver;
+      else driver = candidates.find((candidate) => candidate.streams)?.driver;
+    }
   }
 
   const where: string[] = [];
@@ -145,6 +157,11 @@ export function planItemQuery(
   if (owners) add(`i.owner IN (${marks(owners)})`, owners);
   if (recipients) add(`i.recipient IN (${marks(recipients)})`, recipients);
   if (bundles) add(`i.bundle IN (${marks(bundles)})`, bundles);
+  else if (parents) add(`i.parent IN (${marks(parents)})`, parents);
+  else if (containers) {
+    const both = [...containers.bundles!, ...containers.parents!];
+    add(`(i.bundle IN (${marks(containers.bundles!)}) OR i.parent IN (${marks(containers.parents!)}))`, both);
+  }
   tags.forEach((filter, index) => {
     if (driver?.kind === 'tag' && driver.index === index) return;
     if (filter.values.length === 0) {
@@ -157,7 +174,7 @@ export function planItemQuery(
       ...filter.values,
     ]);
   });
-  const sql = `SELECT ${distinct}${ITEM_COLUMNS} FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ?`;
+  const sql = `SELECT ${distinct}${select} FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ?`;
   return { sql, params: [...params, query.first + 1] };
 }
 

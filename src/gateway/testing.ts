@@ -2,7 +2,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDataItem, ed25519Signer } from '../protocol/ans104/index.ts';
+import { createDataItem, ed25519Signer, encodeBundle, NESTED_BUNDLE_TAGS } from '../protocol/ans104/index.ts';
 import type { DataItem, DataItemSigner, Tag } from '../protocol/ans104/types.ts';
 import { createLogger } from '../shared/log.ts';
 import type { BlockInfo } from './gateway-store.ts';
@@ -22,6 +22,12 @@ export type ItemSpec = { signer?: DataItemSigner; tags?: Tag[]; data?: Uint8Arra
 
 export function signedItem(spec: ItemSpec = {}): Promise<DataItem> {
   return createDataItem({ signer: spec.signer ?? testSigner(0), tags: spec.tags, data: spec.data ?? 'x', target: spec.target, anchor: spec.anchor });
+}
+
+/** An item carrying `items` as an ANS-104 nested bundle (Bundle-Format: binary, Bundle-Version: 2.0.0). */
+export function signedBundle(items: readonly Uint8Array[], spec: Omit<ItemSpec, 'data'> = {}): Promise<DataItem> {
+  const tags = [NESTED_BUNDLE_TAGS.format, NESTED_BUNDLE_TAGS.version, ...(spec.tags ?? [])];
+  return signedItem({ ...spec, tags, data: encodeBundle(items) });
 }
 
 /** A chain head tests move by hand: `set(height)` stamps the next items with that block. */

@@ -5,7 +5,9 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from '../errors.ts';
 import { toB64Url } from './base64url.ts';
+import { parseDataItem } from './data-item.ts';
 import { signatureTypeInfo } from './signature-types.ts';
+import type { DataItem, Tag } from './types.ts';
 
 export type BundleEntry = { id: string; offset: number; size: number };
 
@@ -72,4 +74,48 @@ export function readBundleHeader(bytes: Uint8Array): BundleEntry[] {
     offset += size;
   }
   return entries;
+}
+
+/**
+ * ANS-104 nested bundles: a data item whose data is a bundle says so with these two tags
+ * (exact names and values, as arlocal and Arweave gateways read them).
+ */
+export const NESTED_BUNDLE_TAGS = {
+  format: { name: 'Bundle-Format', value: 'binary' },
+  version: { name: 'Bundle-Version', value: '2.0.0' },
+} as const;
+
+/** Whether an item's tags declare its data to be an ANS-104 (binary, 2.0.0) bundle. */
+export function declaresBundle(tags: readonly Tag[]): boolean {
+  let format = false;
+  let version = false;
+  for (const tag of tags) {
+    if (tag.name === NESTED_BUNDLE_TAGS.format.name) format = tag.value === NESTED_BUNDLE_TAGS.format.value;
+    else if (tag.name === NESTED_BUNDLE_TAGS.version.name) version = tag.value === NESTED_BUNDLE_TAGS.version.value;
+  }
+  return format && version;
+}
+
+/**
+ * Parses every item of a bundle and checks each against its header entry (the id there must be
+ * the item's own). Signatures are not checked here. A malformed item names its index.
+ */
+export function unbundle(bytes: Uint8Array): { entries: BundleEntry[]; items: DataItem[] } {
+  const entries = readBundleHeader(bytes);
+  const items = entries.map((entry, index) => {
+    let item: DataItem;
+    try {
+      item = parseDataItem(bytes.subarray(entry.offset, entry.offset + entry.size));
+    } catch (error) {
+      if (!(error instanceof InvalidInputError)) throw error;
+      throw new InvalidInputError(error.code, `Malformed item ${index} of an ANS-104 bundle: ${error.details ?? error.shortMessage}`, {
+        details: error.details,
+        meta: { index },
+        cause: error,
+      });
+    }
+    if (item.id !== entry.id) throw malformed(`item ${index} is ${item.id} but the header names it ${entry.id}`);
+    return item;
+  });
+  return { entries, items };
 }

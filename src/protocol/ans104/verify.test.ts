@@ -7,7 +7,7 @@ import { toB64Url } from './base64url.ts';
 import { createDataItem, parseDataItem, serializeUnsigned, signatureMessage } from './data-item.ts';
 import { ed25519Signer, ethereumSigner, rsaSigner } from './signers.ts';
 import type { RsaJwk } from './signers.ts';
-import { verifyDataItem, verifySignature } from './verify.ts';
+import { verifyDataItem, verifyDataItemAsync, verifySignature, verifySignatureAsync } from './verify.ts';
 import type { DataItem, Tag } from './types.ts';
 
 // One 4096-bit key for the whole file: generating it takes seconds.
@@ -190,5 +190,34 @@ describe('verifySignature', () => {
     assert.equal(verifySignature(2, item.owner.subarray(1), message, item.signature), false);
     assert.equal(verifySignature(1, new Uint8Array(512), message, new Uint8Array(512)), false);
     assert.equal(verifySignature(3, new Uint8Array(65), message, new Uint8Array(65)), false);
+  });
+});
+
+describe('verifySignatureAsync', () => {
+  it('agrees with verifySignature for every supported type, good and tampered, many at once', async () => {
+    const ed = ed25519Signer(new Uint8Array(32).fill(9));
+    const solana = serializeUnsigned({ signatureType: 4, owner: ed.publicKey, tags });
+    solana.raw.set(await ed.sign(Buffer.from(Buffer.from(solana.message).toString('hex'), 'ascii')), 2);
+    const items = [
+      await createDataItem({ signer: rsaSigner(jwk), target, anchor, tags, data: 'rsa' }),
+      await createDataItem({ signer: ed, target, anchor, tags, data: 'ed' }),
+      await createDataItem({ signer: ethereumSigner(new Uint8Array(32).fill(7)), tags, data: 'eth' }),
+      parseDataItem(solana.raw),
+    ];
+    const all = items.flatMap((item) => [item, ...tampered(item).map((copy) => parseDataItem(copy))]);
+    const sync = all.map((item) => verifyDataItem(item));
+    assert.equal(sync[0], true);
+    assert.equal(sync.filter(Boolean).length, items.length);
+    assert.deepEqual(await Promise.all(all.map((item) => verifyDataItemAsync(item))), sync);
+  });
+
+  it('reports unsupported types, wrong sizes and unusable keys as not verified', async () => {
+    const item = await createDataItem({ signer: ed25519Signer(new Uint8Array(32)), data: 'x' });
+    const message = signatureMessage(item);
+    assert.equal(await verifySignatureAsync(2, item.owner, message, item.signature), true);
+    assert.equal(await verifySignatureAsync(5, item.owner, message, item.signature), false);
+    assert.equal(await verifySignatureAsync(2, item.owner.subarray(1), message, item.signature), false);
+    assert.equal(await verifySignatureAsync(1, new Uint8Array(512), message, new Uint8Array(512)), false);
+    assert.equal(await verifySignatureAsync(3, new Uint8Array(65), message, new Uint8Array(65)), false);
   });
 });

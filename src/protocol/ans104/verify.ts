@@ -74,3 +74,31 @@ export function verifySignature(signatureType: number, owner: Uint8Array, messag
 export function verifyDataItem(item: DataItem): boolean {
   return verifySignature(item.signatureType, item.owner, signatureMessage(item), item.signature);
 }
+
+/**
+ * `verifySignature` with the RSA and ed25519 checks run on libuv's thread pool (node:crypto's
+ * callback form), so a batch of items verifies on every core while the caller goes on hashing.
+ * secp256k1 has no native path here and runs synchronously.
+ */
+export function verifySignatureAsync(signatureType: number, owner: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  const info = signatureTypeInfo(signatureType);
+  if (info === undefined || owner.byteLength !== info.ownerLength || signature.byteLength !== info.signatureLength) return Promise.resolve(false);
+  if (signatureType !== 1 && signatureType !== 2 && signatureType !== 4) {
+    return Promise.resolve(verifySignature(signatureType, owner, message, signature));
+  }
+  return new Promise((resolve) => {
+    const done = (error: Error | null, valid: boolean) => resolve(error === null && valid);
+    try {
+      if (signatureType === 1) cryptoVerify('sha256', message, { key: rsaKey(owner), ...RSA_PSS_ANY_SALT }, signature, done);
+      else if (signatureType === 2) cryptoVerify(null, message, ed25519Key(owner), signature, done);
+      else cryptoVerify(null, Buffer.from(Buffer.from(message).toString('hex'), 'ascii'), ed25519Key(owner), signature, done);
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
+/** `verifyDataItem` on the thread pool where the signature type allows it. */
+export function verifyDataItemAsync(item: DataItem): Promise<boolean> {
+  return verifySignatureAsync(item.signatureType, item.owner, signatureMessage(item), item.signature);
+}
