@@ -1,9 +1,10 @@
-import { createPublicClient, createWalletClient, custom, http, nonceManager, webSocket } from 'viem';
+import { createPublicClient, createWalletClient, custom, http, webSocket } from 'viem';
 import type { Account, Chain, Hex, LocalAccount, PublicClient, Transport, WalletClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { levityChain } from '../chain/index.ts';
 import type { DevAccount, Eip1193Provider } from '../chain/index.ts';
 import { UpstreamError } from '../protocol/errors.ts';
+import { withSerialSends } from '../sdk/serial-sends.ts';
 
 /** How a node reaches its settlement chain, and who it signs as there. */
 export type ChainConnection = {
@@ -43,13 +44,9 @@ export async function externalConnection(rpc: string, key: `0x${string}`): Promi
   ]);
 }
 
-/**
- * The account a role signs transactions with. Every account made here shares viem's process-wide
- * nonce manager, so roles that sign with the same key at once (on an external chain they all use
- * the operator key) take consecutive nonces instead of racing for the same one.
- */
+/** The account a role signs transactions with (its wallets send through `withSerialSends`). */
 export function signerAccount(key: Hex): LocalAccount {
-  return privateKeyToAccount(key, { nonceManager });
+  return privateKeyToAccount(key);
 }
 
 function connection(transport: Transport, rpc: string, chainId: number, operator: DevAccount, accounts: DevAccount[]): ChainConnection {
@@ -59,8 +56,8 @@ function connection(transport: Transport, rpc: string, chainId: number, operator
     chainId,
     chain,
     client: createPublicClient({ chain, transport, pollingInterval: 50 }) as PublicClient,
-    wallet: createWalletClient({ chain, transport, account: signerAccount(operator.privateKey) }),
+    wallet: withSerialSends(createWalletClient({ chain, transport, account: signerAccount(operator.privateKey) })),
     accounts,
-    walletFor: (account) => createWalletClient({ chain, transport, account }),
+    walletFor: (account) => withSerialSends(createWalletClient({ chain, transport, account })),
   };
 }

@@ -5,7 +5,7 @@
  *   const [service] = await levity.listServices();
  *   const openai = new OpenAI({ baseURL: service.url + '/v1', apiKey: 'levity', fetch: levity.billingFetch(service) });
  */
-import { createPublicClient, createWalletClient, defineChain, http, nonceManager } from 'viem';
+import { createPublicClient, createWalletClient, defineChain, http } from 'viem';
 import type { Address, Hex, LocalAccount, PublicClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { InvalidInputError } from '../../protocol/errors.ts';
@@ -14,6 +14,7 @@ import type { BillingFetch, BillingFetchParameters } from './billing-fetch.ts';
 import { claimRefund, deposit, fund, ledgerAccount, requestRefund, subAccount, withdraw } from './ledger.ts';
 import type { ServingWallet } from './ledger.ts';
 import { listServices } from './services.ts';
+import { withSerialSends } from '../serial-sends.ts';
 
 export type ServingClientParameters = {
   ledger: Address;
@@ -57,6 +58,6 @@ async function httpClients(rpc: string, privateKey: Hex): Promise<{ client: Publ
   const client = createPublicClient({ transport: http(rpc, { retryCount: 1 }), pollingInterval: 100 }) as PublicClient;
   const id = await client.getChainId();
   const chain = defineChain({ id, name: `chain ${id}`, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [rpc] } } });
-  const wallet = createWalletClient({ account: privateKeyToAccount(privateKey, { nonceManager }), chain, transport: http(rpc, { retryCount: 1 }) });
+  const wallet = withSerialSends(createWalletClient({ account: privateKeyToAccount(privateKey), chain, transport: http(rpc, { retryCount: 1 }) }));
   return { client, wallet };
 }

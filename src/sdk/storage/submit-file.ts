@@ -2,11 +2,12 @@
  * The on-chain half of an upload: pay for and submit the file's Merkle nodes to the Flow
  * contract, and find the submission again later by its root (for idempotent re-uploads).
  */
-import { concat, createPublicClient, createWalletClient, defineChain, http, keccak256, nonceManager, parseEventLogs } from 'viem';
+import { concat, createPublicClient, createWalletClient, defineChain, http, keccak256, parseEventLogs } from 'viem';
 import type { Address, Hex, PublicClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { flowAbi, marketAbi } from '../../protocol/storage-flow-abi.ts';
 import type { Submission } from '../../protocol/storage/index.ts';
+import { withSerialSends } from '../serial-sends.ts';
 
 export type Chain = { publicClient: PublicClient; rpc: string };
 
@@ -51,14 +52,16 @@ export type SubmitResult = { txHash: Hex; txSeq: number; reverted: boolean };
 /** Sends `submit` with the fee and waits (bounded) for the receipt; txSeq is the Submit log's index. */
 export async function submitFile(parameters: SubmitParameters): Promise<SubmitResult> {
   const { chain, flow, submission } = parameters;
-  const account = privateKeyToAccount(parameters.privateKey, { nonceManager });
+  const account = privateKeyToAccount(parameters.privateKey);
   const context = parameters.context ?? (await submitContext(chain, flow));
   const chainId = context.chainId;
-  const wallet = createWalletClient({
-    account,
-    chain: defineChain({ id: chainId, name: `chain ${chainId}`, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [chain.rpc] } } }),
-    transport: http(chain.rpc),
-  });
+  const wallet = withSerialSends(
+    createWalletClient({
+      account,
+      chain: defineChain({ id: chainId, name: `chain ${chainId}`, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [chain.rpc] } } }),
+      transport: http(chain.rpc),
+    }),
+  );
   const value = await submissionFee(chain, flow, submission, context);
   const nodes = submission.nodes.map((node) => ({ root: node.root, height: BigInt(node.height) }));
   const txHash = await wallet.writeContract({
