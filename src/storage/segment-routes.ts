@@ -8,8 +8,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, Hono } from 'hono';
 import { InvalidInputError } from '../protocol/errors.ts';
 import { MAX_BATCH_SEGMENTS, SEGMENT_BATCH_CONTENT_TYPE, SEGMENT_SIZE } from '../protocol/storage/index.ts';
-import { createBufferPool } from './buffer-pool.ts';
-import type { BufferPool } from './buffer-pool.ts';
+import { createBufferPool } from '../protocol/storage/buffer-pool.ts';
+import type { BufferPool } from '../protocol/storage/buffer-pool.ts';
 import type { StorageService } from './storage-service.ts';
 
 export const SEGMENT_ROUTES_PROTOCOL = { protocol: 'levity-storage', version: 1 } as const;

@@ -9,7 +9,7 @@ import type { Hex } from 'viem';
 import { UpstreamError, errorMessage } from '../../protocol/errors.ts';
 import { batchDataLength, segmentCount, SEGMENT_SIZE, zeroTable } from '../../protocol/storage/index.ts';
 import type { Keccak, SegmentHasher } from '../../protocol/storage/index.ts';
-import { createBufferPool } from './buffer-pool.ts';
+import { createBufferPool } from '../../protocol/storage/buffer-pool.ts';
 import { getSegmentBatch } from './levity-node.ts';
 import { forEachLimited, StorageClientErrorCode } from './node-rpc.ts';
 import { jobId } from './storage-pool.ts';

@@ -1,8 +1,9 @@
 /**
- * Reused shared buffers for segment batches. A storage node that allocates a fresh 4 MiB buffer
- * per request makes V8 run a full garbage collection every few dozen requests (external memory
- * pressure), which measured as the node's largest single cost; taking buffers from here and
- * giving them back avoids that. Shared, so hashing workers read them without a copy or transfer.
+ * Reused shared buffers for segment batches, on the node (uploads) and in the client (downloads).
+ * Allocating a fresh 4 MiB buffer per batch makes V8 run a full garbage collection every few
+ * dozen batches (external memory pressure), which measured as the largest single cost on both
+ * sides; taking buffers from here and giving them back avoids that. Shared, so hashing workers
+ * read them without a copy or transfer.
  */
 const STEP = 1024 * 1024;
 
