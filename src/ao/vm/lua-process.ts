@@ -3,6 +3,8 @@ import type { AoEnv, AoMessage, EvalResult } from '../../protocol/ao/types.ts';
 import { InvalidInputError, LevityError } from '../../protocol/errors.ts';
 import { luaRuntimeFile } from './lua-runtime-source.ts';
 import { createLuaVm } from './lua-vm.ts';
+import { decodeSnapshot, encodeSnapshot } from './snapshot-frame.ts';
+import type { SnapshotFormat } from './snapshot-frame.ts';
 import type { LuaVm } from './lua-vm.ts';
 
 export type LuaProcessOptions = {
@@ -29,8 +31,7 @@ export type LuaProcess = {
 
 /** Loading a module (the runtime's own boot) may take more than one message is allowed. */
 const LOAD_INSTRUCTIONS = 50_000_000;
-const SNAPSHOT_MAGIC = 'LEVITY-LUA-HEAP\n';
-const SNAPSHOT_VERSION = 1;
+const SNAPSHOT: SnapshotFormat = { magic: 'LEVITY-LUA-HEAP\n', version: 1, kind: 'Lua process', maxHeaderBytes: 4096 };
 /** A rollback replays at most this much evaluation time, measured in heap copies. */
 const REBASELINE_COPIES = 20;
 const REBASELINE_MIN_MS = 200;
@@ -262,7 +263,7 @@ function wrapProcess(vm: LuaVm, boot: Boot, options: LuaProcessOptions, start: B
       ensureOpen();
       const heap = vm.heap();
       const header: SnapshotHeader = {
-        version: SNAPSHOT_VERSION,
+        version: SNAPSHOT.version,
         moduleHash: boot.moduleHash,
         L: vm.L,
         hookIndex: vm.hookIndex,
@@ -271,12 +272,7 @@ function wrapProcess(vm: LuaVm, boot: Boot, options: LuaProcessOptions, start: B
         memoryUsed: vm.stats.memoryUsed,
         heapLength: heap.length,
       };
-      const headerBytes = new TextEncoder().encode(SNAPSHOT_MAGIC + JSON.stringify(header) + '\n');
-      const out = new Uint8Array(4 + headerBytes.length + heap.length);
-      new DataView(out.buffer).setUint32(0, headerBytes.length, true);
-      out.set(headerBytes, 4);
-      out.set(heap, 4 + headerBytes.length);
-      return out;
+      return encodeSnapshot(SNAPSHOT, header, heap);
     },
 
     stateHash() {
@@ -310,21 +306,8 @@ export async function createLuaProcess(moduleSource: string, options: LuaProcess
 }
 
 function parseSnapshot(snapshot: Uint8Array): { header: SnapshotHeader; heap: Uint8Array } {
-  const bad = (why: string) => new InvalidInputError('AO_VM_SNAPSHOT_INVALID', `not a Lua process snapshot: ${why}`);
-  if (snapshot.length < 4) throw bad('too short');
-  const headerLength = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength).getUint32(0, true);
-  if (headerLength > 4096 || 4 + headerLength > snapshot.length) throw bad('bad header length');
-  const text = new TextDecoder().decode(snapshot.subarray(4, 4 + headerLength));
-  if (!text.startsWith(SNAPSHOT_MAGIC)) throw bad('bad magic');
-  let header: SnapshotHeader;
-  try {
-    header = JSON.parse(text.slice(SNAPSHOT_MAGIC.length)) as SnapshotHeader;
-  } catch {
-    throw bad('bad header');
-  }
-  if (header.version !== SNAPSHOT_VERSION) throw bad(`version ${header.version}`);
-  const heap = snapshot.subarray(4 + headerLength);
-  if (heap.length !== header.heapLength) throw bad('truncated heap');
+  const { header, body: heap } = decodeSnapshot<SnapshotHeader>(SNAPSHOT, snapshot);
+  if (heap.length !== header.heapLength) throw new InvalidInputError('AO_VM_SNAPSHOT_INVALID', 'not a Lua process snapshot: truncated heap');
   return { header, heap };
 }
 

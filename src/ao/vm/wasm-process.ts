@@ -18,6 +18,8 @@ import type { WasmModuleInfo } from './wasm-binary.ts';
 import { errorResult } from './wasm-instance.ts';
 import type { GlobalValue } from './wasm-instance.ts';
 import type { CallReply, JournalEntry, SharedState, WorkerReply, WorkerRequest } from './wasm-worker.ts';
+import { decodeSnapshot, encodeSnapshot } from './snapshot-frame.ts';
+import type { SnapshotFormat } from './snapshot-frame.ts';
 
 export type WasmProcessOptions = {
   /** The most linear memory the process may grow to. */
@@ -29,8 +31,7 @@ export type WasmProcessOptions = {
 };
 
 const WORKER_URL = new URL('./wasm-worker.ts', import.meta.url);
-const SNAPSHOT_MAGIC = 'LEVITY-WASM-STATE\n';
-const SNAPSHOT_VERSION = 1;
+const SNAPSHOT: SnapshotFormat = { magic: 'LEVITY-WASM-STATE\n', version: 1, kind: 'wasm process', maxHeaderBytes: 1024 * 1024 };
 const REBASELINE_COPIES = 20;
 const REBASELINE_MIN_MS = 200;
 const JOURNAL_MAX_MESSAGES = 10_000;
@@ -240,13 +241,8 @@ function wrap(compiled: Compiled, options: WasmProcessOptions, started: { link: 
     snapshot: () =>
       serial(async () => {
         const { memory, globals } = await link.request<{ memory: Uint8Array; globals: GlobalValue[] }>({ op: 'snapshot' }, Math.max(options.timeoutMs, 60_000));
-        const header: SnapshotHeader = { version: SNAPSHOT_VERSION, moduleHash: compiled.hash, memoryBytes: memory.length, globals };
-        const headerBytes = new TextEncoder().encode(SNAPSHOT_MAGIC + JSON.stringify(header) + '\n');
-        const out = new Uint8Array(4 + headerBytes.length + memory.length);
-        new DataView(out.buffer).setUint32(0, headerBytes.length, true);
-        out.set(headerBytes, 4);
-        out.set(memory, 4 + headerBytes.length);
-        return out;
+        const header: SnapshotHeader = { version: SNAPSHOT.version, moduleHash: compiled.hash, memoryBytes: memory.length, globals };
+        return encodeSnapshot(SNAPSHOT, header, memory);
       }),
     stateHash: () => serial(() => link.request<string>({ op: 'hash' }, Math.max(options.timeoutMs, 60_000))),
     memoryUsed: () => memoryBytes,
@@ -274,21 +270,8 @@ export async function createWasmProcess(moduleBytes: Uint8Array, options: WasmPr
 }
 
 function parseSnapshot(snapshot: Uint8Array): { header: SnapshotHeader; memory: Uint8Array } {
-  const bad = (why: string) => new InvalidInputError('AO_VM_SNAPSHOT_INVALID', `not a wasm process snapshot: ${why}`);
-  if (snapshot.length < 4) throw bad('too short');
-  const headerLength = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength).getUint32(0, true);
-  if (headerLength > 1024 * 1024 || 4 + headerLength > snapshot.length) throw bad('bad header length');
-  const text = new TextDecoder().decode(snapshot.subarray(4, 4 + headerLength));
-  if (!text.startsWith(SNAPSHOT_MAGIC)) throw bad('bad magic');
-  let header: SnapshotHeader;
-  try {
-    header = JSON.parse(text.slice(SNAPSHOT_MAGIC.length)) as SnapshotHeader;
-  } catch {
-    throw bad('bad header');
-  }
-  if (header.version !== SNAPSHOT_VERSION) throw bad(`version ${header.version}`);
-  const memory = snapshot.subarray(4 + headerLength);
-  if (memory.length !== header.memoryBytes) throw bad('truncated memory');
+  const { header, body: memory } = decodeSnapshot<SnapshotHeader>(SNAPSHOT, snapshot);
+  if (memory.length !== header.memoryBytes) throw new InvalidInputError('AO_VM_SNAPSHOT_INVALID', 'not a wasm process snapshot: truncated memory');
   return { header, memory };
 }
 
