@@ -1,5 +1,5 @@
 import { createPublicClient, createWalletClient, custom, http, webSocket } from 'viem';
-import type { Account, Chain, Hex, LocalAccount, PublicClient, Transport, WalletClient } from 'viem';
+import type { Account, Chain, PublicClient, Transport, WalletClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { levityChain } from '../chain/index.ts';
 import type { DevAccount, Eip1193Provider } from '../chain/index.ts';
@@ -44,10 +44,6 @@ export async function externalConnection(rpc: string, key: `0x${string}`): Promi
   ]);
 }
 
-/** The account a role signs transactions with (its wallets send through `withSerialSends`). */
-export function signerAccount(key: Hex): LocalAccount {
-  return privateKeyToAccount(key);
-}
 
 function connection(transport: Transport, rpc: string, chainId: number, operator: DevAccount, accounts: DevAccount[]): ChainConnection {
   const chain = levityChain(chainId, rpc);
@@ -56,7 +52,7 @@ function connection(transport: Transport, rpc: string, chainId: number, operator
     chainId,
     chain,
     client: createPublicClient({ chain, transport, pollingInterval: 50 }) as PublicClient,
-    wallet: withSerialSends(createWalletClient({ chain, transport, account: signerAccount(operator.privateKey) })),
+    wallet: withSerialSends(createWalletClient({ chain, transport, account: privateKeyToAccount(operator.privateKey) })),
     accounts,
     walletFor: (account) => withSerialSends(createWalletClient({ chain, transport, account })),
   };

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { parseEther } from 'viem';
 import type { Address, Hex } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
 import { createDaAggregator, createDaNode } from '../da/index.ts';
 import { InvalidInputError } from '../protocol/errors.ts';
 import { ROLE_PORT_OFFSETS } from '../protocol/roles.ts';
@@ -9,7 +10,6 @@ import type { LevityConfig } from '../shared/config.ts';
 import { rolePort } from '../shared/http.ts';
 import type { Startable } from '../shared/lifecycle.ts';
 import type { Logger } from '../shared/log.ts';
-import { signerAccount } from './chain-connection.ts';
 import type { ChainConnection } from './chain-connection.ts';
 
 export type DaRoleEndpoint = { key: string; role: RoleName; url: string };
@@ -77,7 +77,7 @@ export function daRoles(options: DaRolesOptions) {
       port: rolePort(config.portBase, ROLE_PORT_OFFSETS['da-aggregator']),
       log,
       client: chain.client,
-      wallet: chain.walletFor(signerAccount(options.aggregatorKey)),
+      wallet: chain.walletFor(privateKeyToAccount(options.aggregatorKey)),
       chainId: chain.chainId,
       contract,
       maxPayloadBytes: config.da.maxPayloadBytes,

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Address, Hex } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
 import { createLlamaBackend, createProvider, createProxyBackend, generateTinyModel } from '../serving/index.ts';
 import type { ChatBackend, Provider } from '../serving/index.ts';
 import { InvalidInputError, LevityError } from '../protocol/errors.ts';
@@ -9,7 +10,6 @@ import type { LevityConfig } from '../shared/config.ts';
 import { rolePort } from '../shared/http.ts';
 import type { Startable } from '../shared/lifecycle.ts';
 import type { Logger } from '../shared/log.ts';
-import { signerAccount } from './chain-connection.ts';
 import type { ChainConnection } from './chain-connection.ts';
 
 export type ServingRoleEndpoint = { key: string; role: RoleName; url: string };
@@ -61,7 +61,7 @@ export function servingRoles(options: ServingRolesOptions) {
         port: rolePort(config.portBase, ROLE_PORT_OFFSETS.provider),
         log,
         client: chain.client,
-        wallet: chain.walletFor(signerAccount(options.providerKey)),
+        wallet: chain.walletFor(privateKeyToAccount(options.providerKey)),
         signingKey: options.providerKey,
         chainId: chain.chainId,
         registry,
