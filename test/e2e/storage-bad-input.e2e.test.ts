@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Hex } from 'viem';
 import { SEGMENT_SIZE } from '../../src/protocol/storage/index.ts';
 import type { FileTree } from '../../src/protocol/storage/index.ts';
-import { eventually, prepareFile, submitFile } from './storage-helpers.ts';
+import { prepareFile, seqOnNode, submitFile } from './storage-helpers.ts';
 import type { RpcAnswer, WireSegment } from './storage-helpers.ts';
 import { startDevnet } from './devnet-process.ts';
 import type { RunningDevnet } from './devnet-process.ts';
@@ -33,7 +33,7 @@ describe('storage node: bad input gets a JSON-RPC error and stores nothing', () 
     bytes = Buffer.alloc(SEGMENT_SIZE + 1000, 7);
     ({ tree, segment } = await prepareFile(bytes));
     await submitFile(devnet.manifest, tree, 4);
-    seq = await eventually(async () => ((await call('zgs_getFileInfo', [tree.rootHex, true])).body.result as { tx: { seq: number } } | null)?.tx.seq);
+    seq = await seqOnNode(node, tree.rootHex);
   });
   after(async () => {
     await devnet?.stop();

@@ -21,9 +21,10 @@ import {
 } from '../../src/protocol/storage/index.ts';
 import type { FileTree } from '../../src/protocol/storage/index.ts';
 import { downloadFile, uploadFile } from '../../src/sdk/index.ts';
-import { startDevnet, startNode } from './devnet-process.ts';
-import type { RunningDevnet, RunningNode } from './devnet-process.ts';
-import { eventually, prepareFile, rawRpc, submitFile } from './storage-helpers.ts';
+import { startDevnet } from './devnet-process.ts';
+import type { RunningDevnet } from './devnet-process.ts';
+import { prepareFile, rawRpc, seqOnNode, startLoneStorageNode, submitFile } from './storage-helpers.ts';
+import type { LoneStorageNode } from './storage-helpers.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -94,7 +95,7 @@ describe('storage over Levity binary batches against a devnet', () => {
     const bytes = randomBytes(3 * SEGMENT_SIZE + 5);
     const { tree, proofOf } = await prepared(bytes);
     await submitFile(devnet.manifest, tree, 4);
-    const seq = await eventually(async () => ((await rawRpc(url, 'zgs_getFileInfo', [tree.rootHex, true])).body.result as { tx: { seq: number } } | null)?.tx.seq);
+    const seq = await seqOnNode(url, tree.rootHex);
     const state = async () => (await rawRpc(url, 'zgs_getFileInfoByTxSeq', [seq])).body.result as FileState;
 
     const refused = async (response: Response, status: number, code: string, message?: RegExp) => {
@@ -120,34 +121,26 @@ describe('storage over Levity binary batches against a devnet', () => {
 });
 
 describe('a storage node killed with -9 in the middle of a binary upload', () => {
-  let dir: string;
-  let devnet: RunningDevnet;
-  let node: RunningNode | undefined;
-  const startStorageNode = () =>
-    startNode(['--role', 'storage-node', '--devnet', join(dir, 'devnet'), '--data-dir', join(dir, 'node'), '--port-base', '0']);
-
+  let lone: LoneStorageNode;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'levity-storage-binary-crash-'));
-    devnet = await startDevnet(join(dir, 'devnet'), [], 60_000, { LEVITY_STORAGE_NODES: '0' });
-    node = await startStorageNode();
+    lone = await startLoneStorageNode('levity-storage-binary-crash-');
   });
   after(async () => {
-    await node?.stop();
-    await devnet?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await lone?.stop();
   });
 
   it('loses no acknowledged batch, takes the rest after a restart and serves the file intact', async () => {
     const bytes = randomBytes(24 * MiB + 999);
     const { tree, proofOf } = await prepared(bytes);
     const total = segmentCount(bytes.length);
+    const { devnet, dir } = lone;
     await submitFile(devnet.manifest, tree, 5);
-    let url = node!.endpoints[0]!.url;
-    const seq = await eventually(async () => ((await rawRpc(url, 'zgs_getFileInfo', [tree.rootHex, true])).body.result as { tx: { seq: number } } | null)?.tx.seq);
+    let url = lone.url();
+    const seq = await seqOnNode(url, tree.rootHex);
 
     // Every two-segment batch at once; pull the plug at the first acknowledgement.
     const acknowledged = new Set<number>();
-    const victim = node!;
+    const victim = lone.node();
     const batches = Array.from({ length: Math.ceil(total / 2) }, (_, b) => b * 2);
     await Promise.all(
       batches.map((first) =>
@@ -161,11 +154,10 @@ describe('a storage node killed with -9 in the middle of a binary upload', () =>
           .catch(() => undefined),
       ),
     );
-    await victim.stop();
     assert.ok(acknowledged.size > 0 && acknowledged.size < total, `the kill landed mid-upload (${acknowledged.size} of ${total})`);
 
-    node = await startStorageNode();
-    url = node.endpoints[0]!.url;
+    await lone.restart();
+    url = lone.url();
     const info = (await rawRpc(url, 'zgs_getFileInfoByTxSeq', [seq])).body.result as FileState;
     assert.ok(info.uploadedSegNum >= acknowledged.size, `${info.uploadedSegNum} stored ≥ ${acknowledged.size} acknowledged`);
     for (const index of acknowledged) {

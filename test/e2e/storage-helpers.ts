@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createPublicClient, createWalletClient, http } from 'viem';
 import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
@@ -6,6 +9,8 @@ import { fileTree, loadKeccak, SEGMENT_SIZE, segmentProver } from '../../src/pro
 import type { FileTree, SegmentProof } from '../../src/protocol/storage/index.ts';
 import { flowAbi, marketAbi } from '../../src/protocol/storage-flow-abi.ts';
 import type { Manifest } from '../../src/protocol/manifest.ts';
+import { startDevnet, startNode } from './devnet-process.ts';
+import type { RunningDevnet, RunningNode } from './devnet-process.ts';
 
 export type WireSegment = { root: Hex; data: string; index: number; proof: SegmentProof; fileSize: number };
 
@@ -46,6 +51,52 @@ export async function submitFile(manifest: Manifest, tree: FileTree, accountInde
     value: sectors * price,
   });
   await client.waitForTransactionReceipt({ hash });
+}
+
+/** The tx seq a node gives a submitted root, once it has followed the submission. */
+export function seqOnNode(url: string, root: Hex): Promise<number> {
+  return eventually(async () => ((await rawRpc(url, 'zgs_getFileInfo', [root, true])).body.result as { tx: { seq: number } } | null)?.tx.seq);
+}
+
+/** A devnet with no storage nodes of its own, and one node the test may kill and start again on the same disk. */
+export type LoneStorageNode = {
+  readonly dir: string;
+  readonly devnet: RunningDevnet;
+  /** The node as last started. */
+  node(): RunningNode;
+  url(): string;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+export async function startLoneStorageNode(prefix: string): Promise<LoneStorageNode> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const start = () => startNode(['--role', 'storage-node', '--devnet', join(dir, 'devnet'), '--data-dir', join(dir, 'node'), '--port-base', '0']);
+  const devnet = await startDevnet(join(dir, 'devnet'), [], 60_000, { LEVITY_STORAGE_NODES: '0' });
+  let node: RunningNode | undefined;
+  try {
+    node = await start();
+  } catch (error) {
+    await devnet.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  let current = node;
+  return {
+    dir,
+    devnet,
+    node: () => current,
+    url: () => current.endpoints[0]!.url,
+    async restart() {
+      await current.stop();
+      current = await start();
+    },
+    async stop() {
+      await current.stop();
+      await devnet.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export type RpcAnswer = { status: number; body: { result?: unknown; error?: { code: number; message: string; data?: unknown } } };
