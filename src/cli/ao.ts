@@ -201,7 +201,7 @@ async function monitorCommand(pid: string, flags: AoFlags, on: boolean): Promise
 /** The flags every `ao` command takes. */
 export function aoFlags(command: Command): Command {
   return acceptDashIds(command)
-    .option('--devnet <dir>', 'devnet data dir whose manifest names the AO units', DEFAULT_DEVNET_DIR)
+    .option('--devnet <dir|url>', 'devnet data dir (or its manifest file or URL) whose manifest names the AO units', DEFAULT_DEVNET_DIR)
     .option('--wallet <file>', 'Arweave JWK or Levity ed25519 wallet (default: DIR/cli-wallet.json, created on first use)')
     .option('--json', 'print JSON');
 }

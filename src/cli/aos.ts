@@ -15,7 +15,7 @@ const POLL_MS = 1000;
 export function registerAos(program: Command): void {
   acceptDashIds(program.command('aos <pid>'))
     .description('interactive Lua REPL in a process you own, like aos (reads piped stdin too)')
-    .option('--devnet <dir>', 'devnet data dir whose manifest names the AO units', DEFAULT_DEVNET_DIR)
+    .option('--devnet <dir|url>', 'devnet data dir (or its manifest file or URL) whose manifest names the AO units', DEFAULT_DEVNET_DIR)
     .option('--wallet <file>', 'the process owner\'s wallet (default: DIR/cli-wallet.json)')
     .action(async (pid: string, flags: Omit<AoFlags, 'json'>) => {
       assertId('PID', pid);

@@ -110,7 +110,7 @@ export function registerDa(program: Command): void {
 
 function daFlags(command: Command): Command {
   return command
-    .option('--devnet <dir>', 'devnet data dir whose manifest names the endpoints', DEFAULT_DEVNET_DIR)
+    .option('--devnet <dir|url>', 'devnet data dir (or its manifest file or URL) whose manifest names the endpoints', DEFAULT_DEVNET_DIR)
     .option('--aggregator <url>', 'DA aggregator URL (instead of the manifest)')
     .option('--rpc <url>', 'EVM JSON-RPC URL (instead of the manifest)')
     .option('--contract <address>', 'DataAvailability contract (instead of the manifest)')

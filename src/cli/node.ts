@@ -15,7 +15,7 @@ export function registerNode(program: Command): void {
   addNodeFlags(program.command('node'))
     .description('run one role as its own node (for multi-host deployments)')
     .addOption(new Option('--role <role>', `role to run: ${ROLE_NAMES.join(', ')}`).makeOptionMandatory())
-    .option('--devnet <dir>', "join this devnet: its chain, contracts and NodeRegistry (key: --chain-key, else its last dev account)")
+    .option('--devnet <dir|file|url>', "join this devnet (its data dir, manifest file, or the manifest's URL from another host): its chain, contracts and NodeRegistry (key: --chain-key, else its last dev account)")
     .option('--json', 'print the node endpoints as JSON once ready')
     .action(async (flags: NodeFlags & { role: string; devnet?: string; json?: boolean }) => {
       const role = parseRole(flags.role);
@@ -36,6 +36,9 @@ export function registerNode(program: Command): void {
       const config = { ...loaded, storage: { ...loaded.storage, nodes: 1 }, da: { ...loaded.da, nodes: 1 }, ao };
       const log = cliLogger(config);
       for (const warning of warnings) log.warn(warning);
+      if (!joined && flags.chainRpc) {
+        log.warn({ rpc: flags.chainRpc }, 'no --devnet to join: this node deploys (or reuses from its data dir) a contract set of its own, a network by itself');
+      }
       const lock = await acquireDirLock(config.dataDir);
       const node = createNode({ roles: [role], config, log, knownContracts: joined?.chain.contracts as Record<string, Address> | undefined });
       const service = {

@@ -139,7 +139,7 @@ export function registerServing(program: Command): void {
 
 function flags(command: Command): Command {
   return command
-    .option('--devnet <dir>', 'devnet data dir whose manifest names the endpoints', DEFAULT_DEVNET_DIR)
+    .option('--devnet <dir|url>', 'devnet data dir (or its manifest file or URL) whose manifest names the endpoints', DEFAULT_DEVNET_DIR)
     .option('--rpc <url>', 'EVM JSON-RPC URL (instead of the manifest)')
     .option('--key <hex>', 'private key of the user (default: devnet account #1)')
     .option('--ledger <address>', 'ServingLedger contract (instead of the manifest)')

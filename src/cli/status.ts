@@ -6,7 +6,7 @@ export function registerStatus(program: Command): void {
   program
     .command('status')
     .description('probe every endpoint in a devnet manifest and report its health')
-    .option('--devnet <dir>', 'devnet data dir', DEFAULT_DEVNET_DIR)
+    .option('--devnet <dir|url>', 'devnet data dir (or its manifest file or URL)', DEFAULT_DEVNET_DIR)
     .option('--json', 'print JSON')
     .action(async (flags: { devnet: string; json?: boolean }) => {
       const manifest = await readManifest({ devnet: flags.devnet });

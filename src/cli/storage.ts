@@ -89,7 +89,7 @@ export function registerStorage(program: Command): void {
 
 function endpointFlags(command: Command): Command {
   return command
-    .option('--devnet <dir>', 'devnet data dir whose manifest names the endpoints', DEFAULT_DEVNET_DIR)
+    .option('--devnet <dir|url>', 'devnet data dir (or its manifest file or URL) whose manifest names the endpoints', DEFAULT_DEVNET_DIR)
     .option('--indexer <url>', 'indexer JSON-RPC URL (instead of the manifest)')
     .option('--rpc <url>', 'EVM JSON-RPC URL (instead of the manifest)')
     .option('--json', 'print JSON');
