@@ -120,10 +120,10 @@ describe('storage over Levity binary batches against a devnet', () => {
   });
 });
 
-describe('a storage node killed with -9 in the middle of a binary upload', () => {
+describe('a storage node (joined by its manifest URL) killed with -9 in the middle of a binary upload', () => {
   let lone: LoneStorageNode;
   before(async () => {
-    lone = await startLoneStorageNode('levity-storage-binary-crash-');
+    lone = await startLoneStorageNode('levity-storage-binary-crash-', { joinByUrl: true });
   });
   after(async () => {
     await lone?.stop();

@@ -1,4 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPublicClient, createWalletClient, http } from 'viem';
@@ -69,16 +71,34 @@ export type LoneStorageNode = {
   stop(): Promise<void>;
 };
 
-export async function startLoneStorageNode(prefix: string): Promise<LoneStorageNode> {
+/**
+ * `joinByUrl`: the node finds the devnet as one on another host would, by a URL serving its
+ * manifest, instead of by its data dir.
+ */
+export async function startLoneStorageNode(prefix: string, options: { joinByUrl?: boolean } = {}): Promise<LoneStorageNode> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  const start = () => startNode(['--role', 'storage-node', '--devnet', join(dir, 'devnet'), '--data-dir', join(dir, 'node'), '--port-base', '0']);
   const devnet = await startDevnet(join(dir, 'devnet'), [], 60_000, { LEVITY_STORAGE_NODES: '0' });
+  const manifestServer = options.joinByUrl
+    ? createServer((_request, response) => {
+        readFile(join(dir, 'devnet', 'manifest.json')).then(
+          (bytes) => response.writeHead(200, { 'content-type': 'application/json' }).end(bytes),
+          () => response.writeHead(404).end(),
+        );
+      })
+    : undefined;
+  if (manifestServer) await new Promise<void>((resolve) => manifestServer.listen(0, '127.0.0.1', resolve));
+  const joinAt = manifestServer ? `http://127.0.0.1:${(manifestServer.address() as AddressInfo).port}/manifest.json` : join(dir, 'devnet');
+  const start = () => startNode(['--role', 'storage-node', '--devnet', joinAt, '--data-dir', join(dir, 'node'), '--port-base', '0']);
+  const closeAll = async () => {
+    if (manifestServer) await new Promise<void>((resolve) => manifestServer.close(() => resolve()));
+    await devnet.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
   let node: RunningNode | undefined;
   try {
     node = await start();
   } catch (error) {
-    await devnet.stop();
-    await rm(dir, { recursive: true, force: true });
+    await closeAll();
     throw error;
   }
   let current = node;
@@ -93,8 +113,7 @@ export async function startLoneStorageNode(prefix: string): Promise<LoneStorageN
     },
     async stop() {
       await current.stop();
-      await devnet.stop();
-      await rm(dir, { recursive: true, force: true });
+      await closeAll();
     },
   };
 }
