@@ -50,9 +50,10 @@ export function createSu(options: SuNodeOptions): SuNode {
   function routes(service: SuService, store: SuStore, address: string) {
     const { app } = createRoleApp({ role: 'su', log });
     app.get('/', (c) => c.json({ timestamp: String(service.timestamp()), address }));
-    app.get('/timestamp', async (c) =>
-      c.json({ timestamp: String(service.timestamp()), block_height: padBlockHeight(await options.blockHeight()) }),
-    );
+    app.get('/timestamp', async (c) => {
+      const { timestamp, blockHeight } = await service.clock();
+      return c.json({ timestamp: String(timestamp), block_height: padBlockHeight(blockHeight) });
+    });
     app.post('/', rawBodyLimit(MAX_BODY_BYTES), async (c) => {
       const processId = c.req.query('process-id');
       const assign = c.req.query('assign');

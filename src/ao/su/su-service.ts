@@ -36,6 +36,7 @@ export function createSuService(deps: SuServiceDeps) {
   const now = deps.now ?? Date.now;
   const tips = new Map<string, ProcessTip>();
   let lastTimestamp = 0;
+  let lastHeight = 0;
   const queue: Pending[] = [];
   let draining = false;
 
@@ -54,11 +55,23 @@ export function createSuService(deps: SuServiceDeps) {
     return tip;
   }
 
-  async function assign(processId: string, messageId: string, messageRaw: Uint8Array | null, height: number, exclude?: string[]) {
+  /**
+   * The height read before a request queued may be older than one `clock()` has handed out
+   * since: never stamp below it, or a CU that ticked block crons up to `clock()` would see a
+   * later slot fall behind them.
+   */
+  function stampHeight(read: number): number {
+    lastHeight = Math.max(lastHeight, read);
+    return lastHeight;
+  }
+
+  async function assign(processId: string, messageId: string, messageRaw: Uint8Array | null, readHeight: number, exclude?: string[]) {
     const tip = tipOf(processId);
     const nonce = tip ? tip.nonce + 1 : 0;
     const hashChain = tip ? nextHashChain(tip.assignmentId, tip.hashChain) : firstHashChain(processId);
+    // Taken together, with no await between: every later slot is later in both.
     const timestamp = nextTimestamp();
+    const height = stampHeight(readHeight);
     const assignment = await createDataItem({
       signer,
       target: processId,
@@ -140,9 +153,15 @@ export function createSuService(deps: SuServiceDeps) {
   }
 
   return {
-    /** A fresh timestamp every later slot will exceed (the CU's "now" for cron). */
+    /** A fresh timestamp every later slot will exceed. */
     timestamp(): number {
       return nextTimestamp();
+    },
+
+    /** The CU's "now" for crons: every later slot has a later timestamp and at least this height. */
+    async clock(): Promise<{ timestamp: number; blockHeight: number }> {
+      const read = await deps.blockHeight();
+      return { blockHeight: stampHeight(read), timestamp: nextTimestamp() };
     },
 
     /** Schedules a signed Process or Message item: the SU's `POST /`. */
