@@ -1,5 +1,6 @@
 /**
- * The SU and CU calls the other AO units make (spec ao.md §3.2, §3.3), over fetch. Failures are typed:
+ * The SU and CU calls the other AO units make (spec ao.md §3.2, §3.3), and the gateway's block
+ * metadata the CU reads for block crons (§3.4), over fetch. Failures are typed:
  * the unit refusing our input is InvalidInputError / NotFoundError (a caller's fault, never
  * retried), the unit being down, slow or answering nonsense is UpstreamError (retried).
  */
@@ -132,9 +133,97 @@ export function httpCuClient(url: string, options: UnitClientOptions = {}): CuCl
   };
 }
 
+/** A block's height and timestamp in ms (the gateway answers seconds, as Arweave does). */
+export type BlockMeta = { height: number; timestamp: number };
+
+export type GatewayBlocksClient = {
+  readonly url: string;
+  /** The blocks at these heights. A height the gateway does not have fails the call (AO_GATEWAY_BLOCK_MISSING). */
+  blocksAt(heights: readonly number[], signal?: AbortSignal): Promise<Map<number, BlockMeta>>;
+};
+
+const GATEWAY_TIMEOUT_MS = 15_000;
+/** The gateway's page cap for `blocks` (and Arweave's): one span of heights per request. */
+const BLOCKS_PER_QUERY = 100;
+const BLOCK_CACHE = 10_000;
+const BLOCKS_QUERY = `query LevityCronBlocks($min: Int!, $max: Int!, $first: Int!, $after: String) {
+  blocks(height: { min: $min, max: $max }, first: $first, after: $after, sort: HEIGHT_ASC) {
+    pageInfo { hasNextPage }
+    edges { cursor node { id timestamp height } }
+  }
+}`;
+
+/**
+ * Block heights and timestamps through the gateway's GraphQL `blocks` query, as the reference CU
+ * reads them. Heights are asked for in spans of at most 100 blocks; blocks never change, so
+ * answers are kept (bounded).
+ */
+export function httpGatewayBlocks(url: string, options: UnitClientOptions = {}): GatewayBlocksClient {
+  const base = url.replace(/\/+$/, '');
+  const call = requester('GATEWAY', base, options.timeoutMs ?? GATEWAY_TIMEOUT_MS, options.fetch ?? fetch);
+  const cache = new Map<number, BlockMeta>();
+
+  const span = async (min: number, max: number, into: Map<number, BlockMeta>, signal: AbortSignal | undefined): Promise<void> => {
+    let after: string | undefined;
+    for (;;) {
+      const body = await call('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ query: BLOCKS_QUERY, variables: { min, max, first: BLOCKS_PER_QUERY, after } }),
+        signal,
+      });
+      const connection = isRecord(body) && isRecord(body.data) ? body.data.blocks : undefined;
+      if (!isRecord(connection) || !Array.isArray(connection.edges)) {
+        const said = isRecord(body) && Array.isArray(body.errors) ? body.errors.map((e) => (isRecord(e) ? String(e.message) : '')).join('; ') : 'no blocks';
+        throw new UpstreamError('AO_GATEWAY_FAILED', `the gateway at ${base} answered the blocks query with ${said}`, { meta: { url: base, min, max } });
+      }
+      for (const edge of connection.edges) {
+        const node = isRecord(edge) ? edge.node : undefined;
+        if (!isRecord(node) || !Number.isSafeInteger(node.height) || !Number.isSafeInteger(node.timestamp)) throw nonsense('GATEWAY', base, 'a block without height or timestamp');
+        const meta = { height: node.height as number, timestamp: (node.timestamp as number) * 1000 };
+        into.set(meta.height, meta);
+        if (cache.size >= BLOCK_CACHE) cache.clear();
+        cache.set(meta.height, meta);
+      }
+      const last = connection.edges.at(-1);
+      const hasNext = isRecord(connection.pageInfo) && connection.pageInfo.hasNextPage === true;
+      if (!hasNext || !isRecord(last) || typeof last.cursor !== 'string') return;
+      after = last.cursor;
+    }
+  };
+
+  return {
+    url: base,
+    async blocksAt(heights, signal) {
+      const wanted = [...new Set(heights)].sort((a, b) => a - b);
+      const fetched = new Map<number, BlockMeta>();
+      const missing = wanted.filter((height) => !cache.has(height));
+      for (let i = 0; i < missing.length; ) {
+        const min = missing[i]!;
+        let j = i;
+        while (j + 1 < missing.length && missing[j + 1]! - min < BLOCKS_PER_QUERY) j++;
+        await span(min, missing[j]!, fetched, signal);
+        i = j + 1;
+      }
+      const found = new Map<number, BlockMeta>();
+      for (const height of wanted) {
+        const meta = fetched.get(height) ?? cache.get(height);
+        if (!meta) {
+          throw new UpstreamError('AO_GATEWAY_BLOCK_MISSING', `the gateway at ${base} has no block ${height} yet`, {
+            details: 'block crons are evaluated only with their block; the evaluation is retried on the next request',
+            meta: { url: base, height },
+          });
+        }
+        found.set(height, meta);
+      }
+      return found;
+    },
+  };
+}
+
 type Call = (path: string, init: RequestInit & { signal?: AbortSignal | undefined }) => Promise<unknown>;
 
-function requester(unit: 'SU' | 'CU', base: string, timeoutMs: number, fetchImpl: typeof fetch): Call {
+function requester(unit: 'SU' | 'CU' | 'GATEWAY', base: string, timeoutMs: number, fetchImpl: typeof fetch): Call {
   return async (path, init) => {
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;

@@ -12,6 +12,7 @@ import { createGatewayService, defaultGatewayServiceOptions, tooLarge } from './
 import type { GatewayService, GatewayServiceOptions } from './gateway-service.ts';
 import { answerGraphqlDirectly, badGraphqlRequest, graphqlRequestOf, MAX_GRAPHQL_BODY, readIncoming } from './http-direct.ts';
 import type { BlockInfo } from './gateway-store.ts';
+import type { ChainBlockSource } from './chain-blocks.ts';
 
 export type GatewayOptions = Omit<GatewayServiceOptions, 'dataDir'> & {
   dataDir: string;
@@ -21,6 +22,8 @@ export type GatewayOptions = Omit<GatewayServiceOptions, 'dataDir'> & {
   storage: BundleStorage;
   /** The chain's latest block (the devnet passes its chain's); items are stamped with it at ingest. */
   blockInfo: () => Promise<BlockInfo>;
+  /** Every chain block, for GraphQL `blocks` (the node passes its chain's). */
+  chainBlocks?: ChainBlockSource;
 };
 
 export type Gateway = Startable & { readonly url: string; readonly service: GatewayService };
@@ -47,7 +50,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
 
     async start() {
-      const service = createGatewayService(options, { storage: options.storage, blockInfo: options.blockInfo, log });
+      const service = createGatewayService(options, { storage: options.storage, blockInfo: options.blockInfo, chainBlocks: options.chainBlocks, log });
       const maxItemBytes = options.maxItemBytes ?? defaultGatewayServiceOptions.maxItemBytes;
       const { app, metrics } = createRoleApp({ role: 'gateway', log, health: () => service.stats() });
       const ingested = new Counter({ name: 'levity_gateway_items_total', help: 'Items posted, by outcome', labelNames: ['outcome'], registers: [metrics] });

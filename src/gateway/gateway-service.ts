@@ -5,6 +5,7 @@ import { InvalidInputError, NotFoundError, UpstreamError, errorMessage } from '.
 import type { Logger } from '../shared/log.ts';
 import type { BundleStorage } from './bundle-storage.ts';
 import { createBundler } from './bundler.ts';
+import type { ChainBlockSource } from './chain-blocks.ts';
 import { sqliteGatewayStore } from './gateway-store.ts';
 import type { BlockInfo, ItemRow, NestedPlacement, NewItem } from './gateway-store.ts';
 import { createGraphql } from './graphql-schema.ts';
@@ -35,6 +36,8 @@ export type GatewayServiceDeps = {
   storage: BundleStorage;
   /** The chain's latest block; new items are stamped with it. */
   blockInfo: () => Promise<BlockInfo>;
+  /** The chain's blocks, for GraphQL `blocks`; without it only stamped blocks are listed. */
+  chainBlocks?: ChainBlockSource;
   log: Logger;
   now?: () => number;
 };
@@ -85,7 +88,7 @@ export function createGatewayService(options: GatewayServiceOptions, deps: Gatew
     { dir: join(options.dataDir, 'bundles'), intervalMs: settings.bundleIntervalMs, maxBytes: settings.bundleMaxBytes },
     { store, storage: deps.storage, log, now },
   );
-  const graphql = createGraphql(store, log);
+  const graphql = createGraphql(store, log, { chainBlocks: deps.chainBlocks });
 
   let queue: Queued[] = [];
   let committing: Promise<void> | undefined;

@@ -3,6 +3,8 @@ import type { DocumentNode } from 'graphql';
 import { toB64Url } from '../protocol/ans104/index.ts';
 import { InvalidInputError, LevityError } from '../protocol/errors.ts';
 import type { Logger } from '../shared/log.ts';
+import { blockQueryOf, chainBlockPage, encodeBlockCursor } from './chain-blocks.ts';
+import type { BlocksArgs, ChainBlockSource } from './chain-blocks.ts';
 import type { GatewayStore, ItemRow } from './gateway-store.ts';
 import { compileFastQuery, renderJson, ZERO_AMOUNT } from './graphql-fast.ts';
 import type { FastArgs, FastQuery } from './graphql-fast.ts';
@@ -81,13 +83,17 @@ type TransactionsArgs = {
   after?: string | null;
   sort: SortOrder;
 };
-type BlocksArgs = { ids?: string[]; height?: { min?: number | null; max?: number | null } | null; first: number; after?: string | null; sort: SortOrder };
 
 const ZERO = ZERO_AMOUNT;
 
 export type GraphqlOptions = {
   /** Answer the common `transactions(...)` shapes from a compiled plan (default true; tests turn it off to compare). */
   fastPath?: boolean;
+  /**
+   * Where `blocks` and `block` read: the chain, every block of it. Without one they list only
+   * the blocks items were stamped with (a gateway with no chain of its own, tests).
+   */
+  chainBlocks?: ChainBlockSource;
 };
 
 type Prepared = { document: DocumentNode; fast: FastQuery | undefined };
@@ -101,6 +107,7 @@ export function createGraphql(store: GatewayStore, log: Logger, options: Graphql
   const schema = buildSchema(GATEWAY_SCHEMA_SDL);
   const documents = new Map<string, Prepared | readonly GraphQLError[]>();
   const fastPath = options.fastPath ?? true;
+  const chain = options.chainBlocks;
 
   const pageSize = (first: number) => Math.max(0, Math.min(MAX_PAGE, first));
 
@@ -182,20 +189,14 @@ export function createGraphql(store: GatewayStore, log: Logger, options: Graphql
       const { rows, hasNextPage } = store.queryItems(itemQuery(args));
       return { pageInfo: { hasNextPage }, edges: rows.map((row) => ({ cursor: encodeCursor(row), node: node(row) })) };
     },
-    block: ({ id }: { id?: string | null }) => {
+    block: async ({ id }: { id?: string | null }) => {
+      if (chain) return (id ? await chain.byId(id) : await chain.byHeight(await chain.head())) ?? null;
       const found = id ? store.queryBlocks({ ids: [id], first: 1, sort: 'HEIGHT_DESC' }).rows[0] : store.latestBlock();
       return found ?? null;
     },
-    blocks: (args: BlocksArgs) => {
-      const first = pageSize(args.first);
-      const { rows, hasNextPage } = store.queryBlocks({
-        ids: args.ids && args.ids.length > 0 ? args.ids : undefined,
-        min: args.height?.min ?? undefined,
-        max: args.height?.max ?? undefined,
-        first,
-        after: args.after ? decodeBlockCursor(args.after) : undefined,
-        sort: args.sort,
-      });
+    blocks: async (args: BlocksArgs) => {
+      const query = blockQueryOf(args);
+      const { rows, hasNextPage } = chain ? await chainBlockPage(chain, query) : store.queryBlocks(query);
       return { pageInfo: { hasNextPage }, edges: rows.map((row) => ({ cursor: encodeBlockCursor(row.height), node: row })) };
     },
   };
@@ -283,16 +284,6 @@ export function createGraphql(store: GatewayStore, log: Logger, options: Graphql
 
 function requestError(message: string): GraphqlResponse {
   return { errors: [{ message, extensions: { code: 'GATEWAY_BAD_GRAPHQL_REQUEST' } }] };
-}
-
-function encodeBlockCursor(height: number): string {
-  return Buffer.from(`b:${height}`).toString('base64url');
-}
-
-function decodeBlockCursor(text: string): number {
-  const match = /^b:(\d{1,15})$/.exec(Buffer.from(text, 'base64url').toString('latin1'));
-  if (!match) throw new InvalidInputError('GATEWAY_BAD_CURSOR', `cursor ${JSON.stringify(text.slice(0, 80))} is not a block cursor`);
-  return Number(match[1]);
 }
 
 export type GatewayGraphql = ReturnType<typeof createGraphql>;

@@ -8,4 +8,6 @@ export type { BundleStorage, LevityBundleStorageOptions } from './bundle-storage
 export { gatewayClient } from './client.ts';
 export type { GatewayClient, GatewayClientOptions } from './client.ts';
 export type { BlockInfo } from './gateway-store.ts';
+export { evmChainBlocks } from './chain-blocks.ts';
+export type { ChainBlockSource } from './chain-blocks.ts';
 export type { GraphqlResponse, GraphqlErrorJson } from './graphql-schema.ts';

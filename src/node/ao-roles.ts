@@ -3,7 +3,7 @@ import type { Hex } from 'viem';
 import { createCu, createSu } from '../ao/index.ts';
 import { createMu } from '../ao/mu/index.ts';
 import { publishBuiltinModule } from '../ao/builtin-module.ts';
-import { createGateway, levityBundleStorage } from '../gateway/index.ts';
+import { createGateway, evmChainBlocks, levityBundleStorage } from '../gateway/index.ts';
 import { InvalidInputError } from '../protocol/errors.ts';
 import { ROLE_PORT_OFFSETS } from '../protocol/roles.ts';
 import type { RoleName } from '../protocol/roles.ts';
@@ -106,7 +106,8 @@ export function aoRoles(options: AoRolesOptions) {
           });
         }
         const storage = levityBundleStorage({ indexer, rpc: chain.rpc, privateKey: options.storageKey });
-        return createGateway({ dataDir: dir('gateway'), host: config.host, port: port('gateway'), log, blockInfo: head, storage });
+        const chainBlocks = evmChainBlocks(chain.client);
+        return createGateway({ dataDir: dir('gateway'), host: config.host, port: port('gateway'), log, blockInfo: head, chainBlocks, storage });
       },
       async (node) => {
         facts.modules.lua = await publishBuiltinModule({ gatewayUrl: node.url, walletFile: join(dir('gateway'), 'publisher-wallet.json') });

@@ -16,7 +16,7 @@ import { sqliteCuStore } from './cu-store.ts';
 import type { CuStore } from './cu-store.ts';
 import { createModuleLoader, gatewayItemData } from './module-loader.ts';
 import type { CuLimits } from './process-runner.ts';
-import { httpSuClient } from '../unit-clients.ts';
+import { httpGatewayBlocks, httpSuClient } from '../unit-clients.ts';
 
 const MAX_DRY_RUN_BYTES = 1024 * 1024;
 
@@ -140,6 +140,7 @@ export function createCu(options: CuNodeOptions): CuNode {
         su: httpSuClient(options.suUrl),
         modules: createModuleLoader({ gatewayUrl: options.gatewayUrl, cacheDir: join(options.dataDir, 'modules') }),
         itemData: gatewayItemData(options.gatewayUrl),
+        blocks: httpGatewayBlocks(options.gatewayUrl),
         store,
         checkpointDir: join(options.dataDir, 'checkpoints'),
         limits: { ...defaultCuLimits, ...options.limits },

@@ -7,7 +7,7 @@ import type { CuStore, StoredEvaluation } from './cu-store.ts';
 import type { ModuleLoader } from './module-loader.ts';
 import { createProcessRunner } from './process-runner.ts';
 import type { CuLimits, ProcessRunner } from './process-runner.ts';
-import type { SuClient } from '../unit-clients.ts';
+import type { GatewayBlocksClient, SuClient } from '../unit-clients.ts';
 
 export type CuServiceDeps = {
   su: SuClient;
@@ -23,6 +23,8 @@ export type CuServiceDeps = {
   checkpointEvery?: number;
   /** Reads the item an `On-Boot=<id>` tag names (see ProcessRunnerDeps.itemData). */
   itemData?: (id: string) => Promise<Uint8Array | undefined>;
+  /** Block heights and timestamps for `N-blocks` crons (see ProcessRunnerDeps.blocks). */
+  blocks?: Pick<GatewayBlocksClient, 'blocksAt'>;
 };
 
 export type ResultsPage = {
@@ -148,7 +150,7 @@ export function createCuService(deps: CuServiceDeps) {
       return { pageInfo: { hasNextPage: rows.length > limit }, edges: rows.slice(0, limit).map((row) => toEdge(row, sort)) };
     },
 
-    /** Evaluates to the SU's present, ticking crons, and returns the cron results after `from`. */
+    /** Evaluates to the SU's present (its time and block height), ticking crons, and returns the cron results after `from`. */
     async cron(processId: string, query: { from?: string; to?: string; limit?: number }): Promise<ResultsPage> {
       const now = await su.timestamp(processId);
       await withTimeout(runner(processId).evaluateTo({ latest: true, until: now }), `evaluating ${processId}`, { processId });

@@ -2,7 +2,17 @@ import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidInputError, errorMessage } from '../../protocol/errors.ts';
-import { cronTimestampsBetween, parseCronInterval, parseComputeLimit, parseMemoryLimit, processCrons, tagValue } from '../../protocol/ao/index.ts';
+import {
+  blockCronFirings,
+  cronName,
+  cronTicksIn,
+  parseCronInterval,
+  parseComputeLimit,
+  parseMemoryLimit,
+  processCrons,
+  tagValue,
+} from '../../protocol/ao/index.ts';
+import type { IndexedCron } from '../../protocol/ao/index.ts';
 import type { AoEnv, AoMessage, EvalResult, SuProcess, Tag } from '../../protocol/ao/types.ts';
 import type { Logger } from '../../shared/log.ts';
 import { createProcessVm, restoreProcessVm } from '../vm/process-vm.ts';
@@ -10,7 +20,7 @@ import type { ProcessVm, ProcessVmOptions } from '../vm/process-vm.ts';
 import { cronMessage, processEnv, scheduledMessage, slotPosition } from './ao-message.ts';
 import type { CuStore, ProcessProgress, StoredEvaluation } from './cu-store.ts';
 import type { LoadedModule, ModuleLoader } from './module-loader.ts';
-import type { SuClient } from '../unit-clients.ts';
+import type { BlockMeta, GatewayBlocksClient, SuClient } from '../unit-clients.ts';
 
 export type CuLimits = {
   /** The most memory any process may use, whatever its tags ask for. */
@@ -39,9 +49,11 @@ export type ProcessRunnerDeps = {
    * failures must throw: the boot is then retried, never evaluated without its code.
    */
   itemData?: (id: string) => Promise<Uint8Array | undefined>;
+  /** Block heights and timestamps for `N-blocks` crons; without it such crons are ignored. */
+  blocks?: Pick<GatewayBlocksClient, 'blocksAt'>;
 };
 
-/** How far to evaluate: up to a nonce, to the SU's latest slot, or on to a time (cron). */
+/** How far to evaluate: up to a nonce, to the SU's latest slot, or on to the SU's present time and block height (cron). */
 export type EvaluationTarget = { nonce: number } | { latest: true; until?: { timestamp: number; blockHeight: number } };
 
 export type StateReport = { hash: string; ordinate: number; nonce: number; timestamp: number; blockHeight: number; memoryUsed: number };
@@ -51,7 +63,34 @@ const ITEM_ID = /^[A-Za-z0-9_-]{43}$/;
 const DEFAULT_CHECKPOINT_EVERY = 2000;
 const DEFAULT_WASM_MESSAGE_TIMEOUT_MS = 10_000;
 
-type Cron = { interval: string; ms: number; tags: Tag[] };
+/**
+ * How far behind the SU's clock `/cron` stops time ticks for a process with time and block crons.
+ * A block the SU has not seen yet may be stamped up to about its head cache's age (1 s) plus a
+ * rounded-down second before the SU's "now" (the chain's clock runs at or ahead of the wall
+ * clock); a time tick that could sort after such a block waits until it is known, so a CU that
+ * ticks to "now" fires ticks in exactly the order of one that evaluates straight through.
+ */
+const BLOCK_CLOCK_MARGIN_MS = 5_000;
+
+type Cron = IndexedCron & { interval: string; tags: Tag[] };
+
+/**
+ * How far one batch of cron ticks reaches: time ticks up to `timestamp`, block ticks up to
+ * `height`. `holdLateBlocks` leaves block ticks stamped after `timestamp` for a later batch.
+ */
+type CronWindow = { timestamp: number; height: number; holdLateBlocks: boolean };
+
+type EvaluationEntry = {
+  nonce: number | null;
+  messageId: string | null;
+  assignmentId: string | null;
+  cron: string | null;
+  /**
+   * A block tick: its timestamp is the block's, which may lie past the next message's, so it moves
+   * neither the time-cron clock nor SU paging, and it is listed under the evaluation before it.
+   */
+  blockTick?: boolean;
+};
 
 type Live = {
   vm: ProcessVm;
@@ -95,12 +134,12 @@ export function createProcessRunner(deps: ProcessRunnerDeps) {
 
   function cronsOf(process: SuProcess): Cron[] {
     const crons: Cron[] = [];
-    for (const cron of processCrons(process.tags)) {
+    for (const [index, cron] of processCrons(process.tags).entries()) {
       try {
         const parsed = parseCronInterval(cron.interval);
-        // Block crons need a block stream the SU does not give; time crons cover the devnet.
-        if (parsed.kind === 'time') crons.push({ interval: cron.interval, ms: parsed.ms, tags: cron.tags });
-        else log.warn({ processId, interval: cron.interval }, 'block-based cron intervals are not evaluated');
+        if (parsed.kind === 'time') crons.push({ index, interval: cron.interval, tags: cron.tags, kind: 'time', ms: parsed.ms });
+        else if (deps.blocks) crons.push({ index, interval: cron.interval, tags: cron.tags, kind: 'blocks', blocks: parsed.blocks });
+        else log.warn({ processId, interval: cron.interval }, 'block crons need the gateway blocks client; ignored');
       } catch (error) {
         log.warn({ processId, interval: cron.interval, err: errorMessage(error) }, 'ignoring a bad Cron-Interval');
       }
@@ -141,7 +180,7 @@ export function createProcessRunner(deps: ProcessRunnerDeps) {
     return live;
   }
 
-  async function evaluation(state: Live, message: AoMessage, cron: string | null, ids: { nonce: number | null; messageId: string | null; assignmentId: string | null }): Promise<StoredEvaluation> {
+  async function evaluation(state: Live, message: AoMessage, entry: EvaluationEntry): Promise<StoredEvaluation> {
     let result: EvalResult;
     try {
       result = await state.vm.evaluate(message, state.env);
@@ -153,18 +192,22 @@ export function createProcessRunner(deps: ProcessRunnerDeps) {
       throw error;
     }
     const position = state.position;
+    const listedAt = entry.blockTick ? position.timestamp : message.Timestamp;
     position.ordinate += 1;
-    position.timestamp = message.Timestamp;
-    position.blockHeight = message['Block-Height'];
-    if (ids.nonce !== null) position.nonce = ids.nonce;
+    if (!entry.blockTick) position.timestamp = Math.max(position.timestamp, message.Timestamp);
+    // The highest block evaluated: block crons fire after it, time ticks carry it.
+    position.blockHeight = Math.max(position.blockHeight, message['Block-Height']);
+    if (entry.nonce !== null) position.nonce = entry.nonce;
     return {
       processId,
       ordinate: position.ordinate,
-      timestamp: message.Timestamp,
+      timestamp: listedAt,
       blockHeight: message['Block-Height'],
-      cron,
+      cron: entry.cron,
       result,
-      ...ids,
+      nonce: entry.nonce,
+      messageId: entry.messageId,
+      assignmentId: entry.assignmentId,
     };
   }
 
@@ -177,18 +220,35 @@ export function createProcessRunner(deps: ProcessRunnerDeps) {
     return data === undefined ? message : { ...message, 'On-Boot-Source': new TextDecoder().decode(data) };
   }
 
-  /** Cron ticks after the last evaluation, up to and including `upTo`. */
-  async function cronEvaluations(state: Live, upTo: number, blockHeight: number): Promise<StoredEvaluation[]> {
+  /**
+   * The cron ticks after the last evaluation, up to the window, time and block ticks together in
+   * `cronTicksIn` order. A time tick carries the highest block evaluated before it; a block tick
+   * its own block's height and time.
+   */
+  async function cronEvaluations(state: Live, window: CronWindow): Promise<StoredEvaluation[]> {
     if (state.crons.length === 0 || state.position.nonce < 0) return [];
-    const ticks: { at: number; cron: Cron }[] = [];
-    for (const cron of state.crons) {
-      for (const at of cronTimestampsBetween(state.process.timestamp, state.position.timestamp, upTo, cron.ms)) ticks.push({ at, cron });
-    }
-    ticks.sort((a, b) => a.at - b.at);
+    const firings = blockCronFirings(state.crons, Number(state.process.block) || 0, state.position.blockHeight, window.height);
+    const blocks = firings.length > 0 ? await deps.blocks!.blocksAt(firings.map((firing) => firing.height)) : new Map<number, BlockMeta>();
+    const ticks = cronTicksIn({
+      crons: state.crons,
+      processTimestamp: state.process.timestamp,
+      afterTimestamp: state.position.timestamp,
+      upToTimestamp: window.timestamp,
+      blocks: firings.map((firing) => ({ ...firing, timestamp: blocks.get(firing.height)!.timestamp })),
+      holdLateBlocks: window.holdLateBlocks,
+    });
+    const byIndex = new Map(state.crons.map((cron) => [cron.index, cron]));
     const evaluations: StoredEvaluation[] = [];
-    for (const [i, { at, cron }] of ticks.entries()) {
-      const message = cronMessage(state.process, cron.tags, at, blockHeight);
-      evaluations.push(await evaluation(state, message, `${i}-${cron.interval}`, { nonce: null, messageId: null, assignmentId: null }));
+    for (const tick of ticks) {
+      const cron = byIndex.get(tick.cron)!;
+      const entry = { nonce: null, messageId: null, assignmentId: null, cron: cronName(cron.index, cron.interval) };
+      if (tick.kind === 'block') {
+        const message = cronMessage(state.process, cron.tags, tick.timestamp, tick.height);
+        evaluations.push(await evaluation(state, message, { ...entry, blockTick: true }));
+      } else {
+        const message = cronMessage(state.process, cron.tags, tick.timestamp, state.position.blockHeight);
+        evaluations.push(await evaluation(state, message, entry));
+      }
     }
     return evaluations;
   }
@@ -210,24 +270,39 @@ export function createProcessRunner(deps: ProcessRunnerDeps) {
         pending.catch(() => undefined);
       }
       const batch: StoredEvaluation[] = [];
-      for (const edge of page.edges) {
-        const slot = slotPosition(edge.node);
-        if (slot.nonce <= state.position.nonce) continue;
-        if (slot.nonce > wantNonce) break;
-        batch.push(...(await cronEvaluations(state, slot.timestamp - 1, state.position.blockHeight)));
-        const message = await withBootSource(scheduledMessage(processId, edge.node));
-        batch.push(await evaluation(state, message, null, { nonce: slot.nonce, messageId: message.Id ?? null, assignmentId: edge.node.assignment.id }));
+      try {
+        for (const edge of page.edges) {
+          const slot = slotPosition(edge.node);
+          if (slot.nonce <= state.position.nonce) continue;
+          if (slot.nonce > wantNonce) break;
+          batch.push(...(await cronEvaluations(state, { timestamp: slot.timestamp - 1, height: slot.blockHeight, holdLateBlocks: false })));
+          const message = await withBootSource(scheduledMessage(processId, edge.node));
+          batch.push(await evaluation(state, message, { nonce: slot.nonce, messageId: message.Id ?? null, assignmentId: edge.node.assignment.id, cron: null }));
+        }
+      } finally {
+        // Also when a block's time could not be read: the VM has evaluated these, so they are kept.
+        if (batch.length > 0) store.record(batch, { ...state.position });
       }
-      if (batch.length > 0) store.record(batch, { ...state.position });
       await maybeCheckpoint(state);
     }
-    if ('latest' in target && target.until && target.until.timestamp > state.position.timestamp) {
-      const batch = await cronEvaluations(state, target.until.timestamp, target.until.blockHeight);
-      // Nothing the SU schedules later can be stamped at or before its reported time.
-      state.position.timestamp = target.until.timestamp;
-      store.record(batch, { ...state.position });
-      await maybeCheckpoint(state);
-    }
+    if ('latest' in target && target.until) await cronsUntil(state, target.until);
+  }
+
+  /**
+   * Ticks crons up to the SU's present: nothing it schedules later is stamped at or before its
+   * `timestamp`, nor below its `blockHeight`. With both kinds of cron, time ticks stop a margin
+   * short of that time (BLOCK_CLOCK_MARGIN_MS) and block ticks stamped after the cut wait with
+   * them, so what runs here is exactly what a straight evaluation runs first.
+   */
+  async function cronsUntil(state: Live, until: { timestamp: number; blockHeight: number }): Promise<void> {
+    const hasTimeCrons = state.crons.some((cron) => cron.kind === 'time');
+    const hasBlockCrons = state.crons.some((cron) => cron.kind === 'blocks');
+    const cut = hasTimeCrons && hasBlockCrons ? until.timestamp - BLOCK_CLOCK_MARGIN_MS : until.timestamp;
+    const window = { timestamp: Math.max(cut, state.position.timestamp), height: until.blockHeight, holdLateBlocks: hasTimeCrons };
+    const batch = await cronEvaluations(state, window);
+    if (batch.length === 0) return;
+    store.record(batch, { ...state.position });
+    await maybeCheckpoint(state);
   }
 
   async function writeCheckpoint(state: Live): Promise<void> {

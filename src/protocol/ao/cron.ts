@@ -138,3 +138,65 @@ export function cronBlocksBetween(processHeight: number, after: number, upTo: nu
   for (let h = offset === 0 ? first : first + blocks - offset; h <= upTo; h += blocks) heights.push(h);
   return heights;
 }
+
+/**
+ * One cron firing: a time tick at a whole second, or a block tick at a height, stamped with
+ * that block's timestamp (ms). `cron` is the cron's index in the process's tags (see `cronName`).
+ */
+export type CronTick = { kind: 'time'; cron: number; timestamp: number } | { kind: 'block'; cron: number; timestamp: number; height: number };
+
+/**
+ * The order ticks between two evaluated messages fire in: by timestamp, then by height, then by
+ * the cron's index. A time tick has no block of its own: it counts as the block before it, which
+ * is below every block tick of the same gap, so at one timestamp time ticks go first. For sort().
+ */
+export function compareCronTicks(a: CronTick, b: CronTick): number {
+  if (a.timestamp !== b.timestamp) return a.timestamp - b.timestamp;
+  if (a.kind !== b.kind) return a.kind === 'time' ? -1 : 1;
+  if (a.kind === 'block' && b.kind === 'block' && a.height !== b.height) return a.height - b.height;
+  return a.cron - b.cron;
+}
+
+/** A parsed cron of a process; `index` is its place among the `Cron-Interval` tags (see `cronName`). */
+export type IndexedCron = { index: number } & ({ kind: 'time'; ms: number } | { kind: 'blocks'; blocks: number });
+
+/** Every (cron, height) at which a block cron fires in (afterHeight, upToHeight]. */
+export function blockCronFirings(crons: readonly IndexedCron[], processHeight: number, afterHeight: number, upToHeight: number): { cron: number; height: number }[] {
+  const firings: { cron: number; height: number }[] = [];
+  for (const cron of crons) {
+    if (cron.kind !== 'blocks') continue;
+    for (const height of cronBlocksBetween(processHeight, afterHeight, upToHeight, cron.blocks)) firings.push({ cron: cron.index, height });
+  }
+  return firings;
+}
+
+export type CronWindowInput = {
+  crons: readonly IndexedCron[];
+  processTimestamp: number;
+  /** Time ticks fire in (afterTimestamp, upToTimestamp]. */
+  afterTimestamp: number;
+  upToTimestamp: number;
+  /** The block firings of the window (`blockCronFirings`), each with its block's timestamp in ms. */
+  blocks: readonly { cron: number; height: number; timestamp: number }[];
+  /**
+   * Leave out block ticks stamped after upToTimestamp, and every higher one: they may yet sort
+   * after a time tick past the window. Block times grow with height, so what stays is a prefix.
+   */
+  holdLateBlocks: boolean;
+};
+
+/** The ticks of one window between evaluated messages, time and block crons together, in firing order. */
+export function cronTicksIn(input: CronWindowInput): CronTick[] {
+  let held = Number.POSITIVE_INFINITY;
+  if (input.holdLateBlocks) {
+    for (const block of input.blocks) if (block.timestamp > input.upToTimestamp) held = Math.min(held, block.height);
+  }
+  const ticks: CronTick[] = input.blocks
+    .filter((block) => block.height < held)
+    .map((block) => ({ kind: 'block', cron: block.cron, height: block.height, timestamp: block.timestamp }));
+  for (const cron of input.crons) {
+    if (cron.kind !== 'time') continue;
+    for (const at of cronTimestampsBetween(input.processTimestamp, input.afterTimestamp, input.upToTimestamp, cron.ms)) ticks.push({ kind: 'time', cron: cron.index, timestamp: at });
+  }
+  return ticks.sort(compareCronTicks);
+}
