@@ -31,7 +31,9 @@ export type LuaProcess = {
 
 /** Loading a module (the runtime's own boot) may take more than one message is allowed. */
 const LOAD_INSTRUCTIONS = 50_000_000;
-const SNAPSHOT: SnapshotFormat = { magic: 'LEVITY-LUA-HEAP\n', version: 1, kind: 'Lua process', maxHeaderBytes: 4096 };
+// Version 2 heaps hold the metered string functions (lua-vm.ts); a version 1 heap has neither
+// them nor their scratch memory, so it is refused and the process replayed from its log.
+const SNAPSHOT: SnapshotFormat = { magic: 'LEVITY-LUA-HEAP\n', version: 2, kind: 'Lua process', maxHeaderBytes: 4096 };
 /** A rollback replays at most this much evaluation time, measured in heap copies. */
 const REBASELINE_COPIES = 20;
 const REBASELINE_MIN_MS = 200;

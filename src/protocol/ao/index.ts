@@ -5,3 +5,7 @@ export * from './cron.ts';
 export * from './cursor.ts';
 export * from './tags.ts';
 export * from './module.ts';
+export * from './lua-pattern.ts';
+export * from './lua-pattern-cost.ts';
+export * from './lua-pattern-gsub.ts';
+export * from './lua-pattern-lib.ts';
