@@ -1,6 +1,7 @@
-import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { LevityError } from '../protocol/errors.ts';
 import type { Logger } from '../shared/log.ts';
+import { routeFirst } from '../shared/route-first.ts';
 import { tooLarge } from './gateway-service.ts';
 
 /** GraphQL requests are a few hundred bytes; anything near this is not a query. */
@@ -60,16 +61,11 @@ export type GraphqlRunner = (query: unknown, variables: unknown, operationName: 
  * trip on a loaded 2-core machine. Answers are the same bytes the Hono route sends.
  */
 export function answerGraphqlDirectly(server: Server, run: GraphqlRunner, log: Logger): void {
-  const [app] = server.listeners('request') as RequestListener[];
-  if (!app) return;
-  server.removeAllListeners('request');
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  routeFirst(server, (req, res) => {
     const url = req.url ?? '';
-    if (req.method !== 'POST' || (url !== '/graphql' && !url.startsWith('/graphql?'))) {
-      app(req, res);
-      return;
-    }
+    if (req.method !== 'POST' || (url !== '/graphql' && !url.startsWith('/graphql?'))) return false;
     void answer(req, res);
+    return true;
   });
 
   const send = (res: ServerResponse, status: number, json: string) => {

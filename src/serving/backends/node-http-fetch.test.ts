@@ -77,6 +77,37 @@ describe('node http fetch', () => {
     assert.notEqual(first, second, 'answered on a new connection');
   });
 
+  it('answers whole text calls the same way: keep-alive, redirects refused, gzip inflated, a closed connection retried', async () => {
+    const portsBefore = ports.size;
+    for (let i = 0; i < 3; i++) {
+      const answer = await transport.text(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-test': 'yes' }, body: '{"é":1}' });
+      assert.deepEqual(answer, { status: 201, text: JSON.stringify({ method: 'POST', body: '{"é":1}', length: '8' }) });
+    }
+    assert.ok(ports.size <= portsBefore + 1, 'keep-alive');
+    assert.deepEqual(await transport.text(`${base}/nowhere`, { method: 'GET', headers: {} }), { status: 404, text: 'no' });
+    await assert.rejects(transport.text(`${base}/moved`, { method: 'GET', headers: {} }), /redirect/);
+    assert.equal((await transport.text(`${base}/gzip`, { method: 'GET', headers: {} })).text, 'inflated ✓');
+    assert.deepEqual(await transport.text(`${base}/empty`, { method: 'GET', headers: {} }), { status: 204, text: '' });
+    const first = await transport.text(`${base}/drop-reused`, { method: 'POST', headers: {}, body: 'a' });
+    const second = await transport.text(`${base}/drop-reused`, { method: 'POST', headers: {}, body: 'b' });
+    assert.notEqual(first.text, second.text, 'answered on a new connection');
+  });
+
+  it('fails a text call aborted before or during its answer, and one to a dead upstream', async () => {
+    const early = new AbortController();
+    early.abort(new Error('gone'));
+    await assert.rejects(transport.text(`${base}/echo`, { method: 'GET', headers: {}, signal: early.signal }), /gone/);
+    const late = new AbortController();
+    const slow = transport.text(`${base}/slow`, { method: 'GET', headers: {}, signal: late.signal });
+    setTimeout(() => late.abort(new Error('client left')), 50);
+    await assert.rejects(slow);
+    const dead = createServer();
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+    const deadUrl = `http://127.0.0.1:${(dead.address() as AddressInfo).port}`;
+    await new Promise((resolve) => dead.close(resolve));
+    await assert.rejects(transport.text(deadUrl, { method: 'GET', headers: {} }), /ECONNREFUSED/);
+  });
+
   it('aborts before the answer and mid-body, and fails on a dead upstream', async () => {
     const early = new AbortController();
     early.abort(new Error('gone'));

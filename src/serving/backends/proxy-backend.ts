@@ -9,7 +9,7 @@ import { NotFoundError, UpstreamError, errorMessage } from '../../protocol/error
 import { generationAbortedError, validateGenerateRequest } from './backend.ts';
 import type { ChatBackend, FinishReason, GenerateOptions, GenerateRequest, GenerateResult } from './backend.ts';
 import { createNodeHttpFetch } from './node-http-fetch.ts';
-import type { UpstreamFetch } from './node-http-fetch.ts';
+import type { UpstreamFetch, UpstreamText, UpstreamTextAnswer } from './node-http-fetch.ts';
 
 export type ProxyBackendOptions = {
   /** The upstream's base URL, with or without the trailing `/v1`. */
@@ -33,14 +33,14 @@ export async function createProxyBackend(options: ProxyBackendOptions & ProxyBac
   const given = deps.fetch ?? options.fetch;
   const transport = given ? undefined : createNodeHttpFetch();
   try {
-    return await proxyBackend(options, given ?? transport!.fetch, () => transport?.close());
+    return await proxyBackend(options, given ?? transport!.fetch, transport?.text, () => transport?.close());
   } catch (error) {
     transport?.close();
     throw error;
   }
 }
 
-async function proxyBackend(options: ProxyBackendOptions, doFetch: UpstreamFetch, closeTransport: () => void): Promise<ChatBackend> {
+async function proxyBackend(options: ProxyBackendOptions, doFetch: UpstreamFetch, doText: UpstreamText | undefined, closeTransport: () => void): Promise<ChatBackend> {
   const base = options.upstream.replace(/\/+$/, '').replace(/\/v1$/, '');
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
   if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
@@ -72,15 +72,36 @@ async function proxyBackend(options: ProxyBackendOptions, doFetch: UpstreamFetch
     return response;
   };
 
-  const readJson = async (response: Response, what: string): Promise<Json> => {
-    const value: unknown = await response.json().catch((error: unknown) => {
+  /** A call whose whole answer is read as text: over the transport's lean path when it has one (no web Response). */
+  const exchange = async (method: 'GET' | 'POST', path: string, body: string | undefined, signal?: AbortSignal): Promise<UpstreamTextAnswer> => {
+    const init = { method, headers, ...(body === undefined ? {} : { body }), ...(signal ? { signal } : {}) };
+    if (doText) return doText(`${base}${path}`, init);
+    const response = await doFetch(`${base}${path}`, { ...init, ...once });
+    return { status: response.status, text: await response.text() };
+  };
+
+  /** A JSON call: the answer's object, or an UpstreamError (an aborted call rethrows as it failed). */
+  const callJson = async (method: 'GET' | 'POST', path: string, body: Json | undefined, signal?: AbortSignal): Promise<Json> => {
+    const what = `${method} ${path}`;
+    let answer: UpstreamTextAnswer;
+    try {
+      answer = await exchange(method, path, body === undefined ? undefined : JSON.stringify(body), signal);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw failed(what, errorMessage(error), {}, error);
+    }
+    if (answer.status < 200 || answer.status > 299) throw failed(what, `HTTP ${answer.status}: ${upstreamMessage(answer.text)}`, { status: answer.status });
+    let value: unknown;
+    try {
+      value = JSON.parse(answer.text);
+    } catch (error) {
       throw failed(what, `not JSON: ${errorMessage(error)}`);
-    });
+    }
     if (!isObject(value)) throw failed(what, 'the answer is not a JSON object');
     return value;
   };
 
-  const listed = await readJson(await call('GET', '/v1/models', undefined), 'GET /v1/models');
+  const listed = await callJson('GET', '/v1/models', undefined);
   const contexts = new Map<string, number>();
   for (const entry of Array.isArray(listed.data) ? listed.data : []) {
     if (!isObject(entry) || typeof entry.id !== 'string') continue;
@@ -115,11 +136,10 @@ async function proxyBackend(options: ProxyBackendOptions, doFetch: UpstreamFetch
         return known;
       }
       try {
-        const response = await doFetch(`${base}/tokenize`, { method: 'POST', headers, body: query, ...once });
+        const answer = await exchange('POST', '/tokenize', query);
         // Only a vLLM-style answer with `count` applies the chat template; llama.cpp's `{ tokens }` for raw content
         // would undercount a chat, so it is not used.
-        // An unread answer would hold its connection: read it, or cancel it.
-        const body: unknown = response.ok ? await response.json() : await response.body?.cancel();
+        const body: unknown = answer.status >= 200 && answer.status < 300 ? JSON.parse(answer.text) : undefined;
         if (isObject(body) && Number.isSafeInteger(body.count) && (body.count as number) >= 0) {
           tokenizeWorks = true;
           if (cacheSize > 0) {
@@ -161,13 +181,13 @@ async function proxyBackend(options: ProxyBackendOptions, doFetch: UpstreamFetch
     };
     let text = '';
     try {
-      const response = await call('POST', path, body, options.signal);
       if (!stream) {
-        const answer = await readJson(response, `POST ${path}`);
+        const answer = await callJson('POST', path, body, options.signal);
         const choice = firstChoice(answer);
         text = chat ? (isObject(choice?.message) ? stringOr(choice.message.content) : '') : stringOr(choice?.text);
         return { text, ...usageOf(answer.usage, `POST ${path}`), finishReason: finishOf(choice?.finish_reason) };
       }
+      const response = await call('POST', path, body, options.signal);
       let finishReason: FinishReason = 'stop';
       let usage: unknown;
       for await (const event of sseEvents(response, () => failed(`POST ${path}`, 'the stream has no body'))) {

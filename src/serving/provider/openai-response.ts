@@ -2,6 +2,7 @@
  * OpenAI response shapes (chat.completion, chat.completion.chunk, text_completion), the SSE
  * framing, and the one place errors become HTTP statuses and OpenAI-style error bodies.
  */
+import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { Address, Hex } from 'viem';
 import { LevityError, errorMessage } from '../../protocol/errors.ts';
@@ -17,8 +18,22 @@ export type LevityResponseProof = { provider: Address; nonce: string; cost: stri
 
 export type CompletionHead = { id: string; created: number; model: string };
 
+const ID_BYTES = 12;
+// Random bytes drawn 256 ids at a time: one randomBytes call costs several microseconds however small.
+let idPool = Buffer.alloc(0);
+let idOffset = 0;
+
+function randomId(): string {
+  if (idOffset + ID_BYTES > idPool.length) {
+    idPool = randomBytes(ID_BYTES * 256);
+    idOffset = 0;
+  }
+  idOffset += ID_BYTES;
+  return idPool.toString('hex', idOffset - ID_BYTES, idOffset);
+}
+
 export function newCompletionHead(kind: ServingRequestKind, model: string, nowMs: number): CompletionHead {
-  return { id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('hex')}`, created: Math.floor(nowMs / 1000), model };
+  return { id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomId()}`, created: Math.floor(nowMs / 1000), model };
 }
 
 export function openAiUsage(promptTokens: number, completionTokens: number): OpenAiUsage {

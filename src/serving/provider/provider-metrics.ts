@@ -43,15 +43,22 @@ export function providerMetrics(registry: Registry, store: () => ReceiptsStore |
         requests.inc({ route: c.req.routePath, status: String(c.res.status) });
       });
     },
+    /** Counts an answer of the paid routes, which are served ahead of the app (serving-route.ts). */
+    answered(route: string, status: number) {
+      requests.inc({ route, status: String(status) });
+    },
     /** The store, counting what each served request is charged as it is recorded. */
     metered(inner: ReceiptsStore): ReceiptsStore {
+      // Bound once: a labelled inc() looks its series up by the labels on every call, on the hot path.
+      const promptTokens = tokens.labels({ kind: 'prompt' });
+      const completionTokens = tokens.labels({ kind: 'completion' });
       return {
         ...inner,
         recordRequest(receipt, usage) {
           const spent = inner.recordRequest(receipt, usage);
           if (usage) {
-            tokens.inc({ kind: 'prompt' }, usage.promptTokens);
-            tokens.inc({ kind: 'completion' }, usage.completionTokens);
+            promptTokens.inc(usage.promptTokens);
+            completionTokens.inc(usage.completionTokens);
             charged.inc(Number(usage.cost));
           }
           return spent;

@@ -9,7 +9,10 @@ import type { Startable } from '../../shared/lifecycle.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { ChatBackend } from '../backends/backend.ts';
 import { createBillingGate } from './billing-gate.ts';
-import { DEFAULT_MAX_TOKENS, addProviderRoutes, errorJson, jsonResponse } from './provider-routes.ts';
+import { addProviderRoutes, errorJson, jsonResponse } from './provider-routes.ts';
+import { DEFAULT_MAX_TOKENS, createServingHandler } from './serving-handler.ts';
+import { routeFirst } from '../../shared/route-first.ts';
+import { createServingRoute } from './serving-route.ts';
 import { nativeEcdsa, nativeEcdsaError } from './native-ecdsa.ts';
 import { openReceiptsStore } from './receipts-store.ts';
 import type { ReceiptsStore } from './receipts-store.ts';
@@ -144,8 +147,8 @@ export function createProvider(options: ProviderOptions): Provider {
         jsonResponse(404, { error: { message: `no route ${c.req.method} ${c.req.path}`, type: 'not_found_error', code: 'HTTP_NOT_FOUND', param: null } }),
       );
       app.onError((error) => errorJson(error, log));
-      addProviderRoutes({
-        app,
+      addProviderRoutes({ app, log, account, gate, backend: options.backend, prices });
+      const handler = createServingHandler({
         log,
         account,
         gate,
@@ -159,6 +162,8 @@ export function createProvider(options: ProviderOptions): Provider {
       let http: RunningHttpServer | undefined;
       try {
         http = await listen(app, options.host, options.port);
+        // In the tick the server began listening, before any request is read: none reaches the app instead.
+        routeFirst(http.server, createServingRoute({ handler, log, answered: metrics.answered }));
         const url = options.advertisedUrl ?? http.url;
         await ensureServiceRegistered({
           client: options.client,
