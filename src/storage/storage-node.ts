@@ -12,7 +12,7 @@ import type { Logger } from '../shared/log.ts';
 import { fsSegmentStore } from './fs-segment-store.ts';
 import { createLogSync } from './log-sync.ts';
 import { toZgsRpcError } from './rpc-errors.ts';
-import { createSegmentRootPool } from './segment-root-pool.ts';
+import { createSegmentRootPool } from '../sdk/storage/segment-root-pool.ts';
 import { mountSegmentRoutes } from './segment-routes.ts';
 import { createStorageService } from './storage-service.ts';
 import type { ShardConfig } from './storage-service.ts';
@@ -22,8 +22,11 @@ import { zgsMethods } from './zgs-rpc.ts';
 /** 0G's node accepts bodies up to 100 MiB (a batch of segments). */
 const MAX_BODY_BYTES = 100 * 1024 * 1024;
 const ZERO_HASH: Hex = `0x${'0'.repeat(64)}`;
-/** Late enough not to slow a devnet's start, early enough to be ready for its first upload. */
-const WARM_AFTER_MS = 1_000;
+/**
+ * Late enough not to slow a devnet's start, early enough to be ready for its first upload (a
+ * hashing thread costs a few milliseconds of CPU to start: it reuses this thread's compiled module).
+ */
+const WARM_AFTER_MS = 200;
 
 export type StorageNodeOptions = {
   dataDir: string;
@@ -111,7 +114,7 @@ export function createStorageNode(options: StorageNodeOptions): StorageNode {
         health: () => ({ shard: options.shard, logSyncHeight: store.syncedBlock() ?? 0, nextTxSeq: store.nextSeq() }),
       });
       mountJsonRpc(app, handler, { maxBodyBytes: MAX_BODY_BYTES });
-      mountSegmentRoutes(app, service);
+      const routes = mountSegmentRoutes(app, service);
       const closeStores = async () => {
         await sync.stop();
         await rootPool.close();
@@ -126,8 +129,11 @@ export function createStorageNode(options: StorageNodeOptions): StorageNode {
         await closeStores(); // a failed start (chain unreachable, port taken) leaves no open files
         throw error;
       }
-      // Hashing threads load in the background once the node is up, not on the first upload.
-      const warming = setTimeout(() => rootPool.warm(), WARM_AFTER_MS);
+      // Hashing threads and batch buffers get ready in the background once the node is up, not on the first upload.
+      const warming = setTimeout(() => {
+        rootPool.warm();
+        routes.warm();
+      }, WARM_AFTER_MS);
       warming.unref();
       running = {
         http,

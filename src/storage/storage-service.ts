@@ -17,7 +17,7 @@ import {
 import type { Keccak, SegmentHasher, SegmentProof } from '../protocol/storage/index.ts';
 import type { SegmentStore } from './fs-segment-store.ts';
 import { internalError, invalidParams } from './rpc-errors.ts';
-import type { SegmentRootPool } from './segment-root-pool.ts';
+import type { SegmentRootPool } from '../sdk/storage/segment-root-pool.ts';
 import type { StoredTx, TxStore } from './tx-store.ts';
 
 export type ShardConfig = { shardId: number; numShard: number };
@@ -165,6 +165,12 @@ export function createStorageService(deps: StorageServiceDeps) {
   type Waiting = { seq: number; entries: readonly SegmentUpload[]; resolve: () => void; reject: (error: unknown) => void };
   let waiting: Waiting[] = [];
   let flushing = false;
+  // Binary batches' writes under way: a flush about to start waits for them, so that they join
+  // it rather than the next one. Each flush costs the device a cache flush (and the SQLite
+  // commit after it an fsync on this thread) whatever its size: with a client's batches arriving
+  // one after another, groups of one or two made the flushes back to back; fuller ones carry
+  // more per flush. (0G's JSON-RPC uploads keep their timing: one segment each, they gain little.)
+  const writing = new Set<Promise<void>>();
 
   const commit = (seq: number, entries: readonly SegmentUpload[]): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -175,6 +181,12 @@ export function createStorageService(deps: StorageServiceDeps) {
   async function flushAll(): Promise<void> {
     flushing = true;
     while (waiting.length > 0) {
+      if (writing.size > 0) {
+        // Only the writes already started: later ones cannot hold this flush back for long.
+        await Promise.allSettled([...writing]);
+        // Their requests join `waiting` in the continuations of those writes.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       const group = waiting;
       waiting = [];
       try {
@@ -190,7 +202,7 @@ export function createStorageService(deps: StorageServiceDeps) {
   }
 
   /** Stores segments that passed every check: bytes durable first, then their record, then maybe finality. */
-  async function storeChecked(tx: StoredTx, segmentsOfTx: readonly SegmentUpload[]): Promise<number> {
+  async function storeChecked(tx: StoredTx, segmentsOfTx: readonly SegmentUpload[], gather = false): Promise<number> {
     const fresh: SegmentUpload[] = [];
     for (const segment of segmentsOfTx) {
       const key = `${tx.seq}:${segment.index}`;
@@ -202,7 +214,13 @@ export function createStorageService(deps: StorageServiceDeps) {
     }
     try {
       if (fresh.length > 0) {
-        await segments.writeMany(tx.seq, fresh, { sync: false });
+        const written = segments.writeMany(tx.seq, fresh, { sync: false });
+        if (gather) writing.add(written);
+        try {
+          await written;
+        } finally {
+          writing.delete(written);
+        }
         await commit(tx.seq, fresh);
       }
     } finally {
@@ -264,7 +282,7 @@ export function createStorageService(deps: StorageServiceDeps) {
       checked.push(segment);
     }
     if (failedAt < batch.count) throw failure;
-    const stored = await storeChecked(tx!, checked);
+    const stored = await storeChecked(tx!, checked, true);
     const after = store.bySeq(tx!.seq)!;
     return { stored, uploadedSegNum: after.uploadedSegments, finalized: after.finalized };
   }

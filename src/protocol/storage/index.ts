@@ -33,8 +33,8 @@ export { segmentProof, segmentProver, verifySegment } from './proof.ts';
 export type { SegmentProof, VerifySegmentParameters } from './proof.ts';
 export { submissionRoot, flowPlacement } from './submission.ts';
 export type { FlowPlacement, SubmissionNodeInput } from './submission.ts';
-export { loadSegmentHasher, keccakSegmentHasher, SEGMENTS_PER_CALL } from './segment-hasher.ts';
-export type { SegmentHasher } from './segment-hasher.ts';
+export { loadSegmentHasher, keccakSegmentHasher, compileSegmentModule, simdSegmentHasher, SEGMENTS_PER_CALL } from './segment-hasher.ts';
+export type { CompiledModule, SegmentHasher } from './segment-hasher.ts';
 export {
   SEGMENT_BATCH_CONTENT_TYPE,
   MAX_BATCH_SEGMENTS,

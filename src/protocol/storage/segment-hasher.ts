@@ -7,115 +7,23 @@
  * Each hasher owns its module instance and memory: use one per thread (calls are synchronous,
  * so callers on one thread never interleave inside it).
  */
-import { CHUNK_SIZE, CHUNKS_PER_SEGMENT, EMPTY_CHUNK_HASH, SEGMENT_SIZE } from './constants.ts';
-import { nodeBytes } from './bytes.ts';
-import { StorageErrorCode, storageError } from './errors.ts';
-import { KeccakSimdLayout, compileKeccakSimd, instantiateKeccakSimd } from './keccak-simd.ts';
-import type { CompiledModule, KeccakSimdExports } from './keccak-simd.ts';
+import { CHUNKS_PER_SEGMENT, SEGMENT_SIZE } from './constants.ts';
 import { loadKeccak } from './keccak.ts';
 import type { Keccak } from './keccak.ts';
 import { segmentRoot } from './merkle.ts';
+import { SEGMENTS_PER_CALL, checkWhole, compileSegmentModule, simdSegmentHasher } from './simd-segment-hasher.ts';
+import type { SegmentHasher } from './simd-segment-hasher.ts';
 
-export type SegmentHasher = {
-  /** Root of a segment of `paddedChunks` leaves (1..1024): the data's chunks, the last one zero-padded, then empty-chunk leaves. */
-  segmentRoot(data: Uint8Array, paddedChunks: number): Uint8Array;
-  /** Roots (32 bytes each, concatenated) of the whole 1024-chunk segments laid end to end in `data`. */
-  fullSegmentRoots(data: Uint8Array): Uint8Array;
-  /**
-   * Scratch space of SEGMENTS_PER_CALL segments: bytes read straight into it are hashed by
-   * `fullSegmentRoots(input.subarray(0, n))` without a copy. Other calls overwrite it.
-   */
-  readonly input: Uint8Array;
-  /** False when this runtime lacks WebAssembly SIMD and hashing goes through hash-wasm. */
-  readonly simd: boolean;
-};
+export { SEGMENTS_PER_CALL, compileSegmentModule, simdSegmentHasher } from './simd-segment-hasher.ts';
+export type { CompiledModule, SegmentHasher } from './simd-segment-hasher.ts';
 
-/** Segments hashed per module call: 4 MiB of input, 512 KiB of leaves. */
-export const SEGMENTS_PER_CALL = 16;
-
-const INPUT = KeccakSimdLayout.free;
 const INPUT_BYTES = SEGMENTS_PER_CALL * SEGMENT_SIZE;
-/** An odd count makes the module hash one input past the end (see keccak-simd.ts): room for it. */
-const SLACK = 1024;
-const LEAVES = INPUT + INPUT_BYTES + SLACK;
-const LEAF_BYTES = SEGMENTS_PER_CALL * CHUNKS_PER_SEGMENT * 32;
-const PAGES = Math.ceil((LEAVES + LEAF_BYTES + SLACK) / 65536);
-const EMPTY_LEAF = nodeBytes(EMPTY_CHUNK_HASH)!;
-
-let compiled: Promise<CompiledModule | undefined> | undefined;
 
 /** A new hasher with its own memory; the module is compiled once per thread. */
 export async function loadSegmentHasher(): Promise<SegmentHasher> {
-  compiled ??= compileKeccakSimd(PAGES);
-  const module = await compiled;
+  const module = await compileSegmentModule();
   if (!module) return keccakSegmentHasher(await loadKeccak());
-  return simdSegmentHasher(instantiateKeccakSimd(module));
-}
-
-function checkSegment(data: Uint8Array, paddedChunks: number): void {
-  if (!Number.isInteger(paddedChunks) || paddedChunks < 1 || paddedChunks > CHUNKS_PER_SEGMENT) {
-    throw storageError(StorageErrorCode.invalidInput, 'invalid segment chunk count', `${paddedChunks}`);
-  }
-  if (data.length > paddedChunks * CHUNK_SIZE) {
-    throw storageError(StorageErrorCode.invalidDataLength, 'invalid data length', `${data.length} bytes exceed ${paddedChunks} chunks`);
-  }
-}
-
-function checkWhole(data: Uint8Array): number {
-  if (data.length % SEGMENT_SIZE !== 0) {
-    throw storageError(StorageErrorCode.invalidDataLength, 'invalid data length', `${data.length} bytes is not a whole number of segments`);
-  }
-  return data.length / SEGMENT_SIZE;
-}
-
-function simdSegmentHasher(wasm: KeccakSimdExports): SegmentHasher {
-  const memory = new Uint8Array(wasm.memory.buffer);
-  const input = memory.subarray(INPUT, INPUT + INPUT_BYTES);
-
-  /** Promote-odd reduction of `count` nodes at `base`, in place; the root ends up at `base`. */
-  const reduce = (base: number, count: number): void => {
-    let n = count;
-    while (n > 1) {
-      const half = Math.floor(n / 2);
-      // In place is safe: pair i is read before output i is written, and i ≤ 2i. An odd `half`
-      // writes one spare digest at `half`, below node n-1, which is moved there right after.
-      wasm.pairs(base, base, half);
-      if (n % 2 === 1) memory.copyWithin(base + 32 * half, base + 32 * (n - 1), base + 32 * n);
-      n = half + (n % 2);
-    }
-  };
-
-  return {
-    simd: true,
-    input,
-    segmentRoot(data, paddedChunks) {
-      checkSegment(data, paddedChunks);
-      memory.set(data, INPUT);
-      const whole = Math.ceil(data.length / CHUNK_SIZE) * CHUNK_SIZE;
-      memory.fill(0, INPUT + data.length, INPUT + whole);
-      const chunks = whole / CHUNK_SIZE;
-      wasm.chunks(INPUT, LEAVES, chunks);
-      for (let leaf = chunks; leaf < paddedChunks; leaf++) memory.set(EMPTY_LEAF, LEAVES + 32 * leaf);
-      reduce(LEAVES, paddedChunks);
-      return memory.slice(LEAVES, LEAVES + 32);
-    },
-    fullSegmentRoots(data) {
-      const count = checkWhole(data);
-      const roots = new Uint8Array(32 * count);
-      const inPlace = data.buffer === wasm.memory.buffer && data.byteOffset === INPUT;
-      for (let first = 0; first < count; first += SEGMENTS_PER_CALL) {
-        const segments = Math.min(SEGMENTS_PER_CALL, count - first);
-        // `input` holds at most SEGMENTS_PER_CALL segments, so data already there needs one round.
-        if (!inPlace) memory.set(data.subarray(first * SEGMENT_SIZE, (first + segments) * SEGMENT_SIZE), INPUT);
-        wasm.chunks(INPUT, LEAVES, segments * CHUNKS_PER_SEGMENT);
-        // Segments never share a pair (1024 is a power of two), so each level of all of them
-        // reduces in one call, and their roots end up side by side.
-        for (let nodes = segments * CHUNKS_PER_SEGMENT; nodes > segments; nodes /= 2) wasm.pairs(LEAVES, LEAVES, nodes / 2);
-        roots.set(memory.subarray(LEAVES, LEAVES + 32 * segments), 32 * first);
-      }
-      return roots;
-    },
-  };
+  return simdSegmentHasher(module);
 }
 
 /** The same interface over hash-wasm, for runtimes without WebAssembly SIMD (and as a reference in tests). */

@@ -22,7 +22,7 @@ import { assertPositiveInteger, assertRoot, forEachLimited, requestTimeout, Stor
 import type { SegmentWithProof, ShardedNode, StorageFileInfo } from './node-rpc.ts';
 import { createSegmentVerifier, defaultVerifyThreads } from './segment-verifier.ts';
 import type { SegmentVerifier } from './segment-verifier.ts';
-import { storagePool } from './storage-pool.ts';
+import { defaultStorageThreads, storagePool } from './storage-pool.ts';
 
 export type DownloadFileParameters = {
   root: Hex;
@@ -74,13 +74,20 @@ export async function downloadFile(parameters: DownloadFileParameters): Promise<
   assertPositiveInteger('concurrency', concurrency);
   if (await exists(out)) throw new ConflictError(StorageClientErrorCode.outputExists, `${out} already exists; refusing to overwrite it`, { meta: { root, out } });
 
-  const { sources, size } = await findSources(parameters.indexer, root, requestTimeout(timeoutMs));
-  const probed = parameters.binary === false ? [] : await Promise.all(sources.map(async (source) => ((await isLevityNode(source.url, PROBE_MS)) ? source : undefined)));
+  const binary = parameters.binary !== false;
+  // Whether a node serves binary batches is asked as soon as the indexer names it, beside its file info.
+  const probe = binary ? (url: string) => isLevityNode(url, PROBE_MS) : undefined;
+  const { sources, size, probes } = await findSources(parameters.indexer, root, requestTimeout(timeoutMs), probe);
+  // Workers are worth starting only when there is real hashing to share. The pool (shared with
+  // uploads) starts while the probes finish; it is used only if the nodes serve binary batches.
+  const big = size >= WORKERS_FROM_BYTES;
+  const poolThreads = parameters.verifyThreads ?? (big ? defaultStorageThreads() : 0);
+  const pool = binary && poolThreads > 0 ? storagePool(poolThreads) : undefined;
+  pool?.catch(() => undefined);
+  const probed = await Promise.all(sources.map(async (source) => ((await probes.get(source.url)) ? source : undefined)));
   const levity = probed.filter((source): source is Source => source !== undefined);
   const keccak = await loadKeccak();
-  // Starting workers costs ~100 ms each: worth it only when there is real hashing to share.
-  const big = size >= WORKERS_FROM_BYTES;
-  const threads = parameters.verifyThreads ?? (big ? (levity.length > 0 ? storagePool().threads : defaultVerifyThreads()) : 0);
+  const threads = parameters.verifyThreads ?? (big ? (levity.length > 0 ? poolThreads : defaultVerifyThreads()) : 0);
   const verifier = await createSegmentVerifier(levity.length > 0 ? 0 : threads);
   const count = segmentCount(size);
   const roots: Uint8Array[] = new Array(count);
@@ -92,9 +99,9 @@ export async function downloadFile(parameters: DownloadFileParameters): Promise<
   let done = 0;
   try {
     if (levity.length > 0) {
-      const pool = threads > 0 ? storagePool(threads) : undefined;
       const hasher = await loadSegmentHasher();
-      await downloadBatches({ sources: levity, root, size, handle, roots, concurrency, timeoutMs: requestTimeout(timeoutMs), keccak, hasher, pool, onProgress: parameters.onProgress });
+      const workers = threads > 0 ? await pool : undefined;
+      await downloadBatches({ sources: levity, root, size, handle, path: partial, roots, concurrency, timeoutMs: requestTimeout(timeoutMs), keccak, hasher, pool: workers, onProgress: parameters.onProgress });
     } else {
       parameters.onProgress?.({ done: 0, total: size });
       await forEachLimited(count, concurrency, async (index) => {
@@ -129,8 +136,16 @@ export async function downloadFile(parameters: DownloadFileParameters): Promise<
   return { root, size, txSeq: sources[0]!.seq, out, nodes: sources.map((source) => source.url) };
 }
 
-/** Nodes the indexer says hold `root` finalized, each with its own tx seq, agreeing on one size. */
-async function findSources(indexer: string, root: Hex, timeoutMs: number): Promise<{ sources: Source[]; size: number }> {
+/**
+ * Nodes the indexer says hold `root` finalized, each with its own tx seq, agreeing on one size;
+ * `probe`, if given, is started on every candidate at once (its answers are in `probes`).
+ */
+async function findSources(
+  indexer: string,
+  root: Hex,
+  timeoutMs: number,
+  probe?: (url: string) => Promise<boolean>,
+): Promise<{ sources: Source[]; size: number; probes: Map<string, Promise<boolean>> }> {
   let locations: ShardedNode[];
   try {
     locations = (await jsonRpcClient(indexer, { timeoutMs }).call<ShardedNode[] | null>('indexer_getFileLocations', [root])) ?? [];
@@ -140,6 +155,7 @@ async function findSources(indexer: string, root: Hex, timeoutMs: number): Promi
   // Sharded nodes hold only part of a file; this client reads whole copies.
   const whole = locations.filter((node) => node.config.numShard < 2);
   if (whole.length === 0) throw new NotFoundError(StorageClientErrorCode.fileNotFound, `no storage node holds a finalized copy of ${root}`, { meta: { root, indexer } });
+  const probes = new Map(whole.map(({ url }) => [url, probe ? probe(url) : Promise.resolve(false)]));
   const found = await Promise.all(
     whole.map(async ({ url }) => {
       const rpc = jsonRpcClient(url, { timeoutMs });
@@ -156,7 +172,7 @@ async function findSources(indexer: string, root: Hex, timeoutMs: number): Promi
   // make two sizes share a root. The first node decides; nodes with another size are not used.
   const size = final[0]!.info!.tx.size;
   const sources = final.filter((node) => node.info!.tx.size === size).map((node) => ({ url: node.url, rpc: node.rpc, seq: node.info!.tx.seq }));
-  return { sources, size };
+  return { sources, size, probes };
 }
 
 /** One verified segment, starting at a node picked by index so fetches spread over replicas. */

@@ -3,9 +3,9 @@ import type { FileHandle } from 'node:fs/promises';
 import { createFileHasher, loadKeccak, loadSegmentHasher, SEGMENT_SIZE, SEGMENTS_PER_CALL } from '../../protocol/storage/index.ts';
 import type { FileHasher, FileTree, Keccak, SegmentHasher } from '../../protocol/storage/index.ts';
 import { InvalidInputError } from '../../protocol/errors.ts';
-import { hashSegmentRun } from './hash-segments.ts';
+import { fileRoots } from './segment-root-jobs.ts';
 import { StorageClientErrorCode } from './node-rpc.ts';
-import { jobId, storagePool } from './storage-pool.ts';
+import { defaultStorageThreads, storagePool } from './storage-pool.ts';
 import type { PoolWorker } from './storage-pool.ts';
 
 export type HashFileParameters = {
@@ -14,18 +14,20 @@ export type HashFileParameters = {
   /** Worker threads to hash on beside this one (default: one per core, at most 4, for files of 16 MiB and more; 0: this thread only). */
   threads?: number;
   onProgress?: (progress: { done: number; total: number }) => void;
+  /** Called once the hashing threads (if any) have been started, before the hashing itself. */
+  onStart?: () => void;
 };
 
 export type HashFileReturnType = FileTree;
 
 /**
  * Below this, starting workers costs more than it saves. Above it they pay for themselves, even
- * counting their start (~100 ms of CPU each, spent while this thread hashes), and stay loaded
- * for the next upload or download in the process.
+ * counting their start (~25 ms of CPU each, spent while this thread hashes), and stay loaded for
+ * the next upload or download in the process.
  */
 const WORKERS_FROM_BYTES = 16 * 1024 * 1024;
-/** Segments per job: small enough to balance busy cores, big enough to amortise a job. */
-const JOB_SEGMENTS = 32;
+/** Segments per job (4 MiB): small enough to balance busy cores, big enough to amortise a job. */
+const JOB_SEGMENTS = 16;
 
 /**
  * The 0G Merkle tree of a file on disk: root, segment roots and submission nodes, reading every
@@ -35,16 +37,19 @@ const JOB_SEGMENTS = 32;
  * here too.
  */
 export async function hashFile(parameters: HashFileParameters): Promise<HashFileReturnType> {
-  const keccak = parameters.keccak ?? (await loadKeccak());
   const handle = await open(parameters.path, 'r');
   try {
     const size = (await handle.stat()).size;
     if (size === 0) throw new InvalidInputError(StorageClientErrorCode.emptyFile, `${parameters.path} is empty; 0G storage cannot hold empty files`);
-    const threads = parameters.threads ?? (size >= WORKERS_FROM_BYTES ? storagePool().threads : 0);
+    const threads = parameters.threads ?? (size >= WORKERS_FROM_BYTES ? defaultStorageThreads() : 0);
+    const whole = Math.floor(size / SEGMENT_SIZE);
+    // Threads first: they take longest to get going (this one's hasher shares their compiled module).
+    const pool = threads > 0 && whole > JOB_SEGMENTS ? await storagePool(threads) : undefined;
+    parameters.onStart?.();
+    const keccak = parameters.keccak ?? (await loadKeccak());
     const segments = await loadSegmentHasher();
     const hasher = createFileHasher(keccak, size, { segments });
-    const whole = Math.floor(size / SEGMENT_SIZE);
-    const workers = threads > 0 && whole > JOB_SEGMENTS ? storagePool(threads).workers() : [];
+    const workers = pool ? pool.workers() : [];
     const from = workers.length > 0 ? await hashShared(parameters, handle, segments, hasher, whole, size, workers) : 0;
     await hashHere(handle, hasher, from, size, parameters);
     return hasher.finish();
@@ -113,14 +118,14 @@ async function hashShared(
   };
   const here = lane(async (j) => {
     const { first, count } = range(j);
-    return hashSegmentRun(segments, handle, parameters.path, first, count);
+    return fileRoots(segments, handle, parameters.path, first, count);
   });
   const onWorker = (worker: PoolWorker) => async (j: number) => {
-    const reply = await worker.run({ kind: 'hash', id: jobId(), path: parameters.path, ...range(j) }, []).catch(() => undefined);
+    const reply = await worker.run({ kind: 'file', path: parameters.path, ...range(j) }).catch(() => undefined);
     if (!reply) {
       // The worker died: do its job here, with a hasher of its own (the other lane here owns `segments`).
       const { first, count } = range(j);
-      return hashSegmentRun(await loadSegmentHasher(), handle, parameters.path, first, count);
+      return fileRoots(await loadSegmentHasher(), handle, parameters.path, first, count);
     }
     if ('error' in reply) throw new InvalidInputError(StorageClientErrorCode.invalidInput, `hashing ${parameters.path} failed: ${reply.error}`, { meta: { path: parameters.path, ...range(j) } });
     return new Uint8Array(reply.roots);

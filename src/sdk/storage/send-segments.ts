@@ -10,6 +10,8 @@ import type { LevityError } from '../../protocol/errors.ts';
 import { batchDataLength, encodeBatchHead, segmentCount, segmentDataLength, segmentProver, SEGMENT_SIZE } from '../../protocol/storage/index.ts';
 import type { FileTree, Keccak, SegmentProof } from '../../protocol/storage/index.ts';
 import type { JsonRpcClient } from '../../storage/client.ts';
+import { releaseBatch, takeBatch } from './batch-buffers.ts';
+import { batchPlan } from './batch-plan.ts';
 import { postSegmentBatch } from './levity-node.ts';
 import type { NodeErrorMeta } from './levity-node.ts';
 import { forEachLimited, requestTimeout, sleep, StorageClientErrorCode } from './node-rpc.ts';
@@ -34,10 +36,8 @@ const RETRYABLE = /too many data writing|STORAGE_NODE_UNREACHABLE|cannot reach/;
 const RETRIES = 4;
 /** JSON-RPC: 1 MiB of data per request, measured ~15 % faster than one segment per request. */
 const SEGMENTS_PER_REQUEST = 4;
-/** Binary: 4 MiB per request; a node hashes each batch on one of its cores, so a few in flight keep them all busy. */
+/** Binary: 4 MiB per request (less at either end: batch-plan.ts); a node hashes each batch on one of its cores, so a few in flight keep them all busy. */
 export const SEGMENTS_PER_BATCH = 16;
-/** Room for a batch's header and proofs (16 proofs of up to 66 nodes take ~34 KiB). */
-const HEAD_ROOM = 64 * 1024;
 
 /** Reads `length` bytes at `position` into `target`, failing if the file got shorter. */
 async function readExactly(handle: FileHandle, target: Uint8Array, position: number, p: SendSegmentsParameters): Promise<void> {
@@ -61,21 +61,18 @@ export async function sendBatches(p: SendSegmentsParameters): Promise<Set<string
   const finalized = new Set<string>();
   let sent = 0;
   p.progress({ done: 0, total });
-  // One buffer per lane, reused batch after batch: a fresh 4 MiB allocation per batch makes V8
-  // collect garbage far more often than the hashing and sending cost.
-  const spare: Uint8Array[] = [];
   const handle = await open(p.path, 'r');
   try {
-    await forEachLimited(Math.ceil(count / SEGMENTS_PER_BATCH), p.concurrency, async (b) => {
-      const first = b * SEGMENTS_PER_BATCH;
-      const n = Math.min(SEGMENTS_PER_BATCH, count - first);
+    const plan = batchPlan(count, SEGMENTS_PER_BATCH);
+    await forEachLimited(plan.length, p.concurrency, async (b) => {
+      const { first, count: n } = plan[b]!;
       const proofs: SegmentProof[] = [];
       for (let k = 0; k < n; k++) proofs.push(prove(first + k));
       const head = encodeBatchHead({ root: tree.rootHex, fileSize: tree.size, first, proofs });
       const length = head.length + batchDataLength(tree.size, first, n);
-      let buffer = spare.pop();
-      if (!buffer || buffer.length < length) buffer = new Uint8Array(Math.max(length, SEGMENTS_PER_BATCH * SEGMENT_SIZE + HEAD_ROOM));
-      const body = buffer.subarray(0, length);
+      // Pooled, reused batch after batch: a fresh 4 MiB allocation per batch makes V8 collect
+      // garbage far more often than the hashing and sending cost.
+      const body = takeBatch(length);
       try {
         body.set(head, 0);
         const bytes = Math.min(n * SEGMENT_SIZE, tree.size - first * SEGMENT_SIZE);
@@ -87,7 +84,7 @@ export async function sendBatches(p: SendSegmentsParameters): Promise<Set<string
         sent += p.nodes.length * bytes;
         p.progress({ done: sent, total });
       } finally {
-        spare.push(buffer);
+        releaseBatch(body);
       }
     });
   } finally {

@@ -1,22 +1,23 @@
 /**
  * Worker threads for the storage client's hashing: one pool per process, started on first use
  * and kept (unreferenced while idle, so it never holds a process open) for the next upload or
- * download. A worker takes ~100 ms to load, so callers hash on their own thread too, and hand
- * work to a worker only once it has said it is ready, instead of waiting for it.
+ * download. The threads are the storage node's (segment-root-worker.ts): each instantiates the
+ * module this thread compiled, so it is ready in a few milliseconds; callers still hash on their
+ * own thread too, and hand work to a worker only once it has said it is ready.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { LevityError } from '../../protocol/errors.ts';
-import type { BatchExpectation } from './verify-batch.ts';
+import { compileSegmentModule } from '../../protocol/storage/index.ts';
+import type { CompiledModule } from '../../protocol/storage/index.ts';
+import { ROOT_WORKER_READY, startSegmentThread } from './segment-root-pool.ts';
+import type { RootJob, RootReply } from './segment-root-pool.ts';
 
-export type StorageJob =
-  | { kind: 'hash'; id: number; path: string; first: number; count: number }
-  | { kind: 'verify'; id: number; body: SharedArrayBuffer; offset: number; length: number; expect: BatchExpectation };
+export type { RootSegment } from './segment-root-pool.ts';
 
-export type StorageReply = { id: number; roots: ArrayBuffer; dataOffset?: number } | { id: number; error: string };
-
-/** What a worker posts once, when it has loaded. */
-export const WORKER_READY = 'ready';
+/** A job without its id (the pool numbers them): roots of segments in shared memory, or of a file's run of whole segments. */
+export type StorageJob = RootJob extends infer J ? (J extends RootJob ? Omit<J, 'id'> : never) : never;
+export type StorageReply = RootReply;
 
 type Slot = { worker: Worker; ready: boolean; loaded: Promise<void>; busy: number };
 type Waiting = { slot: Slot; resolve: (reply: StorageReply) => void; reject: (error: Error) => void };
@@ -31,46 +32,47 @@ export type StoragePool = {
   workers(): PoolWorker[];
 };
 
-export type PoolWorker = { readonly ready: Promise<void>; run(job: StorageJob, transfer: ArrayBuffer[]): Promise<StorageReply> };
+export type PoolWorker = { readonly ready: Promise<void>; run(job: StorageJob): Promise<StorageReply> };
 
 /** One per core, at most 4: hashing is the work, and beyond that the disk and sockets are the limit. */
 export function defaultStorageThreads(): number {
   return Math.max(1, Math.min(4, availableParallelism()));
 }
 
-let shared: StoragePool | undefined;
+let shared: Promise<StoragePool> | undefined;
 
-/** The process's pool, its workers starting now if they have not; `threads` only matters on the first call. */
-export function storagePool(threads = defaultStorageThreads()): StoragePool {
-  shared ??= createStoragePool(threads);
+/**
+ * The process's pool, its workers starting now if they have not; `threads` only matters on the
+ * first call. Without WebAssembly SIMD there is nothing to share out: the pool has no workers.
+ */
+export function storagePool(threads = defaultStorageThreads()): Promise<StoragePool> {
+  shared ??= compileSegmentModule().then((module) => createStoragePool(module ? threads : 0, module));
   return shared;
 }
 
-function createStoragePool(threads: number): StoragePool {
+let nextJobId = 0;
+
+function createStoragePool(threads: number, module: CompiledModule | undefined): StoragePool {
   const slots: Slot[] = [];
   const waiting = new Map<number, Waiting>();
   const handle = (slot: Slot): PoolWorker => ({
     ready: slot.loaded,
-    run(job, transfer) {
+    run(job) {
+      const id = nextJobId++;
       if (slot.busy++ === 0) slot.worker.ref();
       return new Promise((resolve, reject) => {
-        waiting.set(job.id, { slot, resolve, reject });
-        slot.worker.postMessage(job, transfer);
+        waiting.set(id, { slot, resolve, reject });
+        slot.worker.postMessage({ ...job, id } as RootJob);
       });
     },
   });
 
-  const spawn = (): void => {
+  const spawn = (compiled: CompiledModule): void => {
     let loaded = () => {};
-    const slot: Slot = {
-      worker: new Worker(new URL('./storage-worker.ts', import.meta.url)),
-      ready: false,
-      loaded: new Promise((resolve) => (loaded = resolve)),
-      busy: 0,
-    };
+    const slot: Slot = { worker: startSegmentThread(compiled), ready: false, loaded: new Promise((resolve) => (loaded = resolve)), busy: 0 };
     slots.push(slot);
-    slot.worker.on('message', (reply: StorageReply | typeof WORKER_READY) => {
-      if (reply === WORKER_READY) {
+    slot.worker.on('message', (reply: StorageReply | typeof ROOT_WORKER_READY) => {
+      if (reply === ROOT_WORKER_READY) {
         slot.ready = true;
         loaded();
         return;
@@ -90,7 +92,7 @@ function createStoragePool(threads: number): StoragePool {
         waiting.delete(id);
         entry.reject(error);
       }
-      spawn();
+      spawn(compiled);
     };
     slot.worker.on('error', fail);
     slot.worker.on('exit', (code) => fail(new LevityError('STORAGE_WORKER_EXITED', `storage hashing worker exited with code ${code}`)));
@@ -98,7 +100,7 @@ function createStoragePool(threads: number): StoragePool {
     slot.worker.unref();
   };
 
-  for (let i = 0; i < threads; i++) spawn();
+  if (module) for (let i = 0; i < threads; i++) spawn(module);
 
   return {
     threads,
@@ -115,11 +117,4 @@ function createStoragePool(threads: number): StoragePool {
       return slots.map(handle);
     },
   };
-}
-
-let nextJobId = 0;
-
-/** A fresh job id, unique in this process. */
-export function jobId(): number {
-  return nextJobId++;
 }

@@ -2,17 +2,38 @@
  * Segment roots for a storage node, on worker threads: a node checking a stream of uploads
  * spends nearly all its CPU hashing segments, and those hashes are independent. Bodies in shared
  * memory are read by the worker in place. Workers start on `warm()` or first use, and until one
- * has loaded this thread hashes, so no upload waits for a thread to start.
+ * has loaded this thread hashes, so no upload waits for a thread to start. The threads
+ * themselves (startSegmentThread) also serve the storage client's pool.
  */
 import { Worker } from 'node:worker_threads';
-import { LevityError } from '../protocol/errors.ts';
-import { loadSegmentHasher } from '../protocol/storage/index.ts';
+import { LevityError } from '../../protocol/errors.ts';
+import { compileSegmentModule, loadSegmentHasher } from '../../protocol/storage/segment-hasher.ts';
+import type { CompiledModule } from '../../protocol/storage/segment-hasher.ts';
+import { ROOT_WORKER_READY, rootsAt } from './segment-root-jobs.ts';
+import type { RootJob, RootReply, RootSegment } from './segment-root-jobs.ts';
 
-/** Where a segment's bytes sit in the buffer (from its start), and how many padded chunks its tree has. */
-export type RootSegment = { offset: number; length: number; paddedChunks: number };
-export type RootJob = { id: number; buffer: SharedArrayBuffer; segments: RootSegment[] };
-export type RootReply = { id: number; roots: ArrayBuffer } | { id: number; error: string };
-export const ROOT_WORKER_READY = 'ready';
+export type { RootJob, RootReply, RootSegment } from './segment-root-jobs.ts';
+export { ROOT_WORKER_READY } from './segment-root-jobs.ts';
+
+const WORKER_URL = new URL('./segment-root-worker.ts', import.meta.url).href;
+/**
+ * The thread's entry: plain JavaScript that turns on Node's compile cache before loading any
+ * TypeScript, so that (once cached) a thread does not load the type stripper at all: that alone
+ * cost ~40 ms of CPU per thread, as much as hashing 16 MiB.
+ */
+const ENTRY = `require('node:module').enableCompileCache(); import(${JSON.stringify(WORKER_URL)});`;
+
+/**
+ * A hashing thread (segment-root-worker.ts) over `module`, from compileSegmentModule(): it
+ * posts ROOT_WORKER_READY once, then answers each RootJob with a RootReply. Callers unref it
+ * after attaching their listeners (attaching a 'message' listener refs a worker again).
+ */
+export function startSegmentThread(module: CompiledModule): Worker {
+  return new Worker(ENTRY, { eval: true, workerData: { module } });
+}
+
+type Slot = { worker: Worker; ready: boolean; busy: number };
+type Waiting = { resolve: (reply: RootReply) => void; reject: (error: Error) => void; slot: Slot };
 
 export type SegmentRootPool = {
   /** The roots of `segments`, at offsets within `bytes`. */
@@ -22,18 +43,17 @@ export type SegmentRootPool = {
   close(): Promise<void>;
 };
 
-type Slot = { worker: Worker; ready: boolean; busy: number };
-type Waiting = { resolve: (reply: RootReply) => void; reject: (error: Error) => void; slot: Slot };
-
 /** `threads` 0 hashes on the calling thread (tests, tiny machines). */
 export function createSegmentRootPool(options: { threads: number }): SegmentRootPool {
   const slots: Slot[] = [];
   const waiting = new Map<number, Waiting>();
   let nextId = 0;
   let closed = false;
+  let module: CompiledModule | undefined;
+  let compiling: Promise<unknown> | undefined;
 
-  const spawn = (): Slot => {
-    const slot: Slot = { worker: new Worker(new URL('./segment-root-worker.ts', import.meta.url)), ready: false, busy: 0 };
+  const spawn = (compiled: CompiledModule): Slot => {
+    const slot: Slot = { worker: startSegmentThread(compiled), ready: false, busy: 0 };
     slot.worker.on('message', (reply: RootReply | typeof ROOT_WORKER_READY) => {
       if (reply === ROOT_WORKER_READY) {
         slot.ready = true;
@@ -61,8 +81,17 @@ export function createSegmentRootPool(options: { threads: number }): SegmentRoot
     return slot;
   };
 
+  /** Starts missing workers once the module is compiled (without SIMD there are none: this thread hashes). */
   const fill = () => {
-    while (!closed && slots.length < options.threads) slots.push(spawn());
+    if (closed || options.threads <= 0) return;
+    if (!module) {
+      compiling ??= compileSegmentModule().then((compiled) => {
+        module = compiled;
+        if (module) fill();
+      });
+      return;
+    }
+    while (slots.length < options.threads) slots.push(spawn(module));
   };
 
   /** An idle loaded worker, else the least busy loaded one; none while they are all still loading. */
@@ -74,8 +103,8 @@ export function createSegmentRootPool(options: { threads: number }): SegmentRoot
 
   let inline: ReturnType<typeof loadSegmentHasher> | undefined;
   const hereAt = async (bytes: Uint8Array, segments: readonly RootSegment[]) => {
-    const hasher = await (inline ??= loadSegmentHasher());
-    return segments.map(({ offset, length, paddedChunks }) => hasher.segmentRoot(bytes.subarray(offset, offset + length), paddedChunks));
+    const all = rootsAt(await (inline ??= loadSegmentHasher()), bytes, segments);
+    return segments.map((_, i) => all.subarray(32 * i, 32 * i + 32));
   };
 
   return {
@@ -95,7 +124,7 @@ export function createSegmentRootPool(options: { threads: number }): SegmentRoot
       if (slot.busy++ === 0) slot.worker.ref();
       const reply = await new Promise<RootReply>((resolve, reject) => {
         waiting.set(id, { resolve, reject, slot });
-        const job: RootJob = { id, buffer: shared, segments: segments.map((segment) => ({ ...segment, offset: base + segment.offset })) };
+        const job: RootJob = { kind: 'roots', id, buffer: shared, segments: segments.map((segment) => ({ ...segment, offset: base + segment.offset })) };
         slot.worker.postMessage(job);
       });
       if ('error' in reply) throw new LevityError('STORAGE_HASHING_FAILED', reply.error);
