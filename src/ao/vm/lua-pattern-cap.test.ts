@@ -7,6 +7,7 @@ import { luaRuntimeSource } from './lua-runtime-source.ts';
 import { DEFAULT_OPTIONS, bootProcess, outputData } from './lua-test-kit.ts';
 import { createLuaVm } from './lua-vm.ts';
 import type { LuaVm } from './lua-vm.ts';
+import { mulberry32 } from '../../protocol/seeded-random.ts';
 
 /**
  * The guarded string functions against wasmoon's own: the same Lua harness runs in a plain
@@ -246,13 +247,3 @@ describe('pattern calls past the instruction limit', () => {
   });
 });
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -7,6 +7,7 @@ import { luaGmatch, luaGsub } from './lua-pattern-gsub.ts';
 import type { LuaReplacement } from './lua-pattern-gsub.ts';
 import { luaCaptureValues, luaPatternFind } from './lua-pattern.ts';
 import type { LuaCaptureValue } from './lua-pattern.ts';
+import { mulberry32 } from '../seeded-random.ts';
 
 /**
  * Expected values come from Lua 5.4's own string library (wasmoon's build); the same cases and
@@ -214,13 +215,3 @@ describe('the cost bound', () => {
   });
 });
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

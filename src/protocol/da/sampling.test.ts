@@ -8,20 +8,9 @@ import {
   samplesForConfidence,
   samplingConfidence,
 } from './sampling.ts';
+import { mulberry32 as seeded } from '../seeded-random.ts';
 
 const invalid = (error: unknown) => error instanceof InvalidInputError && error.code === 'DA_SAMPLING_INVALID';
-
-/** A seeded generator (mulberry32), so the tests are repeatable. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const close = (actual: number, expected: number, relative = 1e-12) =>
   assert.ok(Math.abs(actual - expected) <= relative * Math.abs(expected), `${actual} vs ${expected}`);

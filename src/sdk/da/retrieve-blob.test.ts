@@ -17,20 +17,9 @@ import type { FetchLike } from './da-http.ts';
 import { daNodeClient } from './node-client.ts';
 import { retrieveBlob, splitRefs, MAX_CELLS_QUERY_CHARS } from './retrieve-blob.ts';
 import { sampleBlob } from './sample-blob.ts';
+import { mulberry32 as seeded } from '../../protocol/seeded-random.ts';
 
 const log = createLogger({ level: 'silent' });
-
-/** A repeatable uniform [0, 1) source (mulberry32), so sampling tests do not flake. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A fetch that fails (as a dead socket does) or answers 404 for the given nodes, and counts requests. */
 function faultyFetch(options: { down?: string[]; withhold?: string[]; corrupt?: string[] }): FetchLike & { requests: string[] } {

@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { InvalidInputError } from '../../protocol/errors.ts';
 import { encodeGguf } from './gguf-writer.ts';
 import type { GgufTensor, GgufValue } from './gguf-writer.ts';
+import { mulberry32 } from '../../protocol/seeded-random.ts';
 
 export type TinyModelOptions = {
   /** general.name; the backend names a model after its file stem, not this. */
@@ -60,18 +61,6 @@ const WORDS = [
 ];
 /** Pieces inside words, so unlisted words still tokenize in fewer pieces than characters. */
 const SUBWORDS = ['th', 'he', 'in', 'er', 'an', 're', 'on', 'at', 'en', 'nd', 'ing', 'ion', 'ed', 'es', 'or', 'st', '<|', '|>'];
-
-/** mulberry32: a small, well-mixed 32-bit PRNG; Math.random is unseedable, so never used here. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Vocabulary = { tokens: string[]; scores: number[]; types: number[] };
 
