@@ -11,12 +11,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { UpstreamError } from '../../protocol/errors.ts';
 import { LUA_MODULE_FORMAT, moduleTags } from '../../protocol/ao/index.ts';
-import type { SuMessage, SuPaginatedMessages, SuProcess, Tag } from '../../protocol/ao/types.ts';
+import type { SuMessage, SuProcess, Tag } from '../../protocol/ao/types.ts';
 import { createLogger } from '../../shared/log.ts';
 import type { BlockMeta, SuClient } from '../unit-clients.ts';
 import { luaRuntimeSource } from '../vm/lua-runtime-source.ts';
 import { sqliteCuStore } from './cu-store.ts';
 import type { CuStore, StoredEvaluation } from './cu-store.ts';
+import { fakeSuClient, fakeSuSlot } from './fake-su.test-kit.ts';
 import type { ModuleLoader } from './module-loader.ts';
 import { createProcessRunner } from './process-runner.ts';
 import type { CuLimits, ProcessRunnerDeps } from './process-runner.ts';
@@ -70,40 +71,10 @@ function fakeSu(cronTags: Tag[]) {
     signature: null,
     target: null,
   };
-  const slot = (nonce: number, messageId: string, tags: Tag[], data: string, timestamp: number, height: number): SuMessage => ({
-    message: { id: messageId, owner: { address: OWNER, key: 'k' }, data, tags, signature: 's', anchor: null, target: PROCESS },
-    assignment: {
-      id: id(`ASSIGN${nonce}`),
-      owner: { address: OWNER, key: 'k' },
-      tags: [
-        { name: 'Process', value: PROCESS },
-        { name: 'Epoch', value: '0' },
-        { name: 'Nonce', value: String(nonce) },
-        { name: 'Hash-Chain', value: 'h' },
-        { name: 'Block-Height', value: String(height).padStart(12, '0') },
-        { name: 'Timestamp', value: String(timestamp) },
-      ],
-      signature: 's',
-      anchor: null,
-      target: PROCESS,
-    },
-  });
+  const slot = (nonce: number, messageId: string, tags: Tag[], data: string, timestamp: number, height: number) =>
+    fakeSuSlot(PROCESS, OWNER, { nonce, messageId, tags, data, timestamp, height });
   const entries: SuMessage[] = [slot(0, PROCESS, processTags, BOOT, T0, HEIGHT0)];
-  const unused = () => Promise.reject(new Error('not used by the runner'));
-  const su: SuClient = {
-    url: 'http://su.invalid',
-    postItem: unused,
-    assign: unused,
-    hasMessage: unused,
-    info: unused,
-    slot: unused,
-    timestamp: unused,
-    process: async () => process,
-    async page(_pid, from, limit): Promise<SuPaginatedMessages> {
-      const later = entries.filter((e) => from === undefined || Number(e.assignment.tags[5]!.value) > from);
-      return { page_info: { has_next_page: later.length > limit }, edges: later.slice(0, limit).map((node) => ({ node, cursor: '' })) };
-    },
-  };
+  const su = fakeSuClient(process, entries);
   return {
     su,
     add(tags: Tag[], timestamp: number, height: number) {

@@ -13,11 +13,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { InvalidInputError } from '../../protocol/errors.ts';
 import { moduleTags } from '../../protocol/ao/index.ts';
-import type { SuMessage, SuPaginatedMessages, SuProcess, Tag } from '../../protocol/ao/types.ts';
+import type { SuProcess, Tag } from '../../protocol/ao/types.ts';
 import { createLogger } from '../../shared/log.ts';
 import type { SuClient } from '../unit-clients.ts';
 import { sqliteCuStore } from './cu-store.ts';
 import type { CuStore } from './cu-store.ts';
+import { fakeSuClient, fakeSuSlot } from './fake-su.test-kit.ts';
 import { createModuleLoader } from './module-loader.ts';
 import { createProcessRunner } from './process-runner.ts';
 import type { CuLimits } from './process-runner.ts';
@@ -95,41 +96,17 @@ function fakeSu(entries: { tags: Tag[]; data: string }[], pagesFrom: (number | u
     signature: null,
     target: null,
   };
-  const slot = (nonce: number, messageId: string, tags: Tag[], data: string): SuMessage => ({
-    message: { id: messageId, owner: { address: OWNER, key: 'k' }, data, tags, signature: 's', anchor: null, target: PROCESS },
-    assignment: {
-      id: id(`ASSIGN${nonce}`),
-      owner: { address: OWNER, key: 'k' },
-      tags: [
-        { name: 'Process', value: PROCESS },
-        { name: 'Epoch', value: '0' },
-        { name: 'Nonce', value: String(nonce) },
-        { name: 'Hash-Chain', value: 'h' },
-        { name: 'Block-Height', value: '000000000001' },
-        { name: 'Timestamp', value: String(t0 + nonce) },
-      ],
-      signature: 's',
-      anchor: null,
-      target: PROCESS,
-    },
-  });
-  const log = entries.map((entry, nonce) => slot(nonce, nonce === 0 ? PROCESS : id(`MSG${nonce}`), nonce === 0 ? [...process.tags, ...entry.tags] : entry.tags, entry.data));
-  const unused = () => Promise.reject(new Error('not used by the runner'));
-  return {
-    url: 'http://su.invalid',
-    postItem: unused,
-    assign: unused,
-    hasMessage: unused,
-    info: unused,
-    slot: unused,
-    timestamp: unused,
-    process: async () => process,
-    async page(_pid, from, limit): Promise<SuPaginatedMessages> {
-      pagesFrom.push(from);
-      const after = log.filter((e) => from === undefined || Number(e.assignment.tags[5]!.value) > from);
-      return { page_info: { has_next_page: after.length > limit }, edges: after.slice(0, limit).map((node) => ({ node, cursor: '' })) };
-    },
-  };
+  const log = entries.map((entry, nonce) =>
+    fakeSuSlot(PROCESS, OWNER, {
+      nonce,
+      messageId: nonce === 0 ? PROCESS : id(`MSG${nonce}`),
+      tags: nonce === 0 ? [...process.tags, ...entry.tags] : entry.tags,
+      data: entry.data,
+      timestamp: t0 + nonce,
+      height: 1,
+    }),
+  );
+  return fakeSuClient(process, log, (from) => pagesFrom.push(from));
 }
 
 const action = (name: string, data = '') => ({ tags: [{ name: 'Action', value: name }], data });
