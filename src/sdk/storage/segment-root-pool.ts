@@ -3,7 +3,7 @@
  * spends nearly all its CPU hashing segments, and those hashes are independent. Bodies in shared
  * memory are read by the worker in place. Workers start on `warm()` or first use, and until one
  * has loaded this thread hashes, so no upload waits for a thread to start. The threads
- * themselves (startSegmentThread) also serve the storage client's pool.
+ * themselves, with their bookkeeping (startRootThread), also serve the storage client's pool.
  */
 import { Worker } from 'node:worker_threads';
 import { LevityError } from '../../protocol/errors.ts';
@@ -28,12 +28,78 @@ const ENTRY = `require('node:module').enableCompileCache(); import(${JSON.string
  * posts ROOT_WORKER_READY once, then answers each RootJob with a RootReply. Callers unref it
  * after attaching their listeners (attaching a 'message' listener refs a worker again).
  */
-export function startSegmentThread(module: CompiledModule): Worker {
+function startSegmentThread(module: CompiledModule): Worker {
   return new Worker(ENTRY, { eval: true, workerData: { module } });
 }
 
-type Slot = { worker: Worker; ready: boolean; busy: number };
-type Waiting = { resolve: (reply: RootReply) => void; reject: (error: Error) => void; slot: Slot };
+/** A job without its id (each thread numbers its own). */
+export type RootJobSpec = RootJob extends infer J ? (J extends RootJob ? Omit<J, 'id'> : never) : never;
+
+/**
+ * A hashing thread with its bookkeeping: whether it has loaded, how many jobs it holds (it is
+ * referenced only while it holds some, so an idle one never keeps a process open), and the
+ * promises of those jobs, which fail if the thread dies; `onDeath` then lets its pool drop it.
+ */
+export type RootThread = {
+  readonly ready: boolean;
+  /** Resolves once it has loaded (never, for one that dies loading). */
+  readonly loaded: Promise<void>;
+  readonly busy: number;
+  run(job: RootJobSpec): Promise<RootReply>;
+  terminate(): Promise<number>;
+};
+
+export function startRootThread(module: CompiledModule, onDeath: (thread: RootThread) => void): RootThread {
+  const worker = startSegmentThread(module);
+  const waiting = new Map<number, { resolve: (reply: RootReply) => void; reject: (error: Error) => void }>();
+  let nextId = 0;
+  let ready = false;
+  let busy = 0;
+  let dead = false;
+  let markLoaded = () => {};
+  const loaded = new Promise<void>((resolve) => (markLoaded = resolve));
+  const thread: RootThread = {
+    get ready() {
+      return ready;
+    },
+    loaded,
+    get busy() {
+      return busy;
+    },
+    run(job) {
+      const id = nextId++;
+      if (busy++ === 0) worker.ref();
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        worker.postMessage({ ...job, id } as RootJob);
+      });
+    },
+    terminate: () => worker.terminate(),
+  };
+  worker.on('message', (reply: RootReply | typeof ROOT_WORKER_READY) => {
+    if (reply === ROOT_WORKER_READY) {
+      ready = true;
+      markLoaded();
+      return;
+    }
+    const entry = waiting.get(reply.id);
+    waiting.delete(reply.id);
+    if (--busy === 0) worker.unref();
+    entry?.resolve(reply);
+  });
+  const fail = (error: Error) => {
+    if (dead) return;
+    dead = true;
+    for (const entry of waiting.values()) entry.reject(error);
+    waiting.clear();
+    onDeath(thread);
+  };
+  worker.on('error', fail);
+  worker.on('exit', (code) => fail(new LevityError('STORAGE_WORKER_EXITED', `segment hashing worker exited with code ${code}`)));
+  // After the listeners: attaching a 'message' listener refs the worker again.
+  worker.unref();
+  return thread;
+}
 
 export type SegmentRootPool = {
   /** The roots of `segments`, at offsets within `bytes`. */
@@ -45,40 +111,15 @@ export type SegmentRootPool = {
 
 /** `threads` 0 hashes on the calling thread (tests, tiny machines). */
 export function createSegmentRootPool(options: { threads: number }): SegmentRootPool {
-  const slots: Slot[] = [];
-  const waiting = new Map<number, Waiting>();
-  let nextId = 0;
+  const slots: RootThread[] = [];
   let closed = false;
   let module: CompiledModule | undefined;
   let compiling: Promise<unknown> | undefined;
 
-  const spawn = (compiled: CompiledModule): Slot => {
-    const slot: Slot = { worker: startSegmentThread(compiled), ready: false, busy: 0 };
-    slot.worker.on('message', (reply: RootReply | typeof ROOT_WORKER_READY) => {
-      if (reply === ROOT_WORKER_READY) {
-        slot.ready = true;
-        return;
-      }
-      const entry = waiting.get(reply.id);
-      waiting.delete(reply.id);
-      if (--slot.busy === 0) slot.worker.unref();
-      entry?.resolve(reply);
-    });
-    // A dead worker fails what it held and is replaced on the next job.
-    const fail = (error: Error) => {
-      const at = slots.indexOf(slot);
-      if (at >= 0) slots.splice(at, 1);
-      for (const [id, entry] of waiting) {
-        if (entry.slot !== slot) continue;
-        waiting.delete(id);
-        entry.reject(error);
-      }
-    };
-    slot.worker.on('error', fail);
-    slot.worker.on('exit', (code) => fail(new LevityError('STORAGE_WORKER_EXITED', `segment hashing worker exited with code ${code}`)));
-    // After the listeners: attaching a 'message' listener refs the worker again.
-    slot.worker.unref();
-    return slot;
+  // A dead worker is dropped and replaced on the next job.
+  const drop = (thread: RootThread) => {
+    const at = slots.indexOf(thread);
+    if (at >= 0) slots.splice(at, 1);
   };
 
   /** Starts missing workers once the module is compiled (without SIMD there are none: this thread hashes). */
@@ -91,11 +132,11 @@ export function createSegmentRootPool(options: { threads: number }): SegmentRoot
       });
       return;
     }
-    while (slots.length < options.threads) slots.push(spawn(module));
+    while (slots.length < options.threads) slots.push(startRootThread(module, drop));
   };
 
   /** An idle loaded worker, else the least busy loaded one; none while they are all still loading. */
-  const pick = (): Slot | undefined => {
+  const pick = (): RootThread | undefined => {
     fill();
     const ready = slots.filter((slot) => slot.ready);
     return ready.find((slot) => slot.busy === 0) ?? ready.sort((a, b) => a.busy - b.busy)[0];
@@ -120,13 +161,7 @@ export function createSegmentRootPool(options: { threads: number }): SegmentRoot
         new Uint8Array(shared).set(bytes);
         base = 0;
       }
-      const id = nextId++;
-      if (slot.busy++ === 0) slot.worker.ref();
-      const reply = await new Promise<RootReply>((resolve, reject) => {
-        waiting.set(id, { resolve, reject, slot });
-        const job: RootJob = { kind: 'roots', id, buffer: shared, segments: segments.map((segment) => ({ ...segment, offset: base + segment.offset })) };
-        slot.worker.postMessage(job);
-      });
+      const reply = await slot.run({ kind: 'roots', buffer: shared, segments: segments.map((segment) => ({ ...segment, offset: base + segment.offset })) });
       if ('error' in reply) throw new LevityError('STORAGE_HASHING_FAILED', reply.error);
       const all = new Uint8Array(reply.roots);
       return segments.map((_, i) => all.subarray(32 * i, 32 * i + 32));
@@ -134,7 +169,7 @@ export function createSegmentRootPool(options: { threads: number }): SegmentRoot
     warm: fill,
     async close() {
       closed = true;
-      await Promise.all(slots.splice(0).map((slot) => slot.worker.terminate()));
+      await Promise.all(slots.splice(0).map((slot) => slot.terminate()));
     },
   };
 }

@@ -6,21 +6,16 @@
  * own thread too, and hand work to a worker only once it has said it is ready.
  */
 import { availableParallelism } from 'node:os';
-import type { Worker } from 'node:worker_threads';
-import { LevityError } from '../../protocol/errors.ts';
 import { compileSegmentModule } from '../../protocol/storage/index.ts';
 import type { CompiledModule } from '../../protocol/storage/index.ts';
-import { ROOT_WORKER_READY, startSegmentThread } from './segment-root-pool.ts';
-import type { RootJob, RootReply } from './segment-root-pool.ts';
+import { startRootThread } from './segment-root-pool.ts';
+import type { RootJobSpec, RootReply, RootThread } from './segment-root-pool.ts';
 
 export type { RootSegment } from './segment-root-pool.ts';
 
-/** A job without its id (the pool numbers them): roots of segments in shared memory, or of a file's run of whole segments. */
-export type StorageJob = RootJob extends infer J ? (J extends RootJob ? Omit<J, 'id'> : never) : never;
+/** A job without its id (each thread numbers its own): roots of segments in shared memory, or of a file's run of whole segments. */
+export type StorageJob = RootJobSpec;
 export type StorageReply = RootReply;
-
-type Slot = { worker: Worker; ready: boolean; loaded: Promise<void>; busy: number };
-type Waiting = { slot: Slot; resolve: (reply: StorageReply) => void; reject: (error: Error) => void };
 
 export type StoragePool = {
   readonly threads: number;
@@ -50,57 +45,17 @@ export function storagePool(threads = defaultStorageThreads()): Promise<StorageP
   return shared;
 }
 
-let nextJobId = 0;
-
 function createStoragePool(threads: number, module: CompiledModule | undefined): StoragePool {
-  const slots: Slot[] = [];
-  const waiting = new Map<number, Waiting>();
-  const handle = (slot: Slot): PoolWorker => ({
-    ready: slot.loaded,
-    run(job) {
-      const id = nextJobId++;
-      if (slot.busy++ === 0) slot.worker.ref();
-      return new Promise((resolve, reject) => {
-        waiting.set(id, { slot, resolve, reject });
-        slot.worker.postMessage({ ...job, id } as RootJob);
-      });
-    },
-  });
-
-  const spawn = (compiled: CompiledModule): void => {
-    let loaded = () => {};
-    const slot: Slot = { worker: startSegmentThread(compiled), ready: false, loaded: new Promise((resolve) => (loaded = resolve)), busy: 0 };
-    slots.push(slot);
-    slot.worker.on('message', (reply: StorageReply | typeof ROOT_WORKER_READY) => {
-      if (reply === ROOT_WORKER_READY) {
-        slot.ready = true;
-        loaded();
-        return;
-      }
-      const entry = waiting.get(reply.id);
-      waiting.delete(reply.id);
-      if (--slot.busy === 0) slot.worker.unref();
-      entry?.resolve(reply);
-    });
-    // A dead worker fails what it held and is replaced, so the pool keeps its size.
-    const fail = (error: Error) => {
-      const at = slots.indexOf(slot);
-      if (at < 0) return;
-      slots.splice(at, 1);
-      for (const [id, entry] of waiting) {
-        if (entry.slot !== slot) continue;
-        waiting.delete(id);
-        entry.reject(error);
-      }
-      spawn(compiled);
-    };
-    slot.worker.on('error', fail);
-    slot.worker.on('exit', (code) => fail(new LevityError('STORAGE_WORKER_EXITED', `storage hashing worker exited with code ${code}`)));
-    // After the listeners: attaching a 'message' listener refs the worker again.
-    slot.worker.unref();
+  const slots: RootThread[] = [];
+  const handle = (thread: RootThread): PoolWorker => ({ ready: thread.loaded, run: (job) => thread.run(job) });
+  // A dead worker is replaced, so the pool keeps its size.
+  const replace = (thread: RootThread) => {
+    const at = slots.indexOf(thread);
+    if (at < 0) return;
+    slots.splice(at, 1);
+    slots.push(startRootThread(module!, replace));
   };
-
-  if (module) for (let i = 0; i < threads; i++) spawn(module);
+  if (module) for (let i = 0; i < threads; i++) slots.push(startRootThread(module, replace));
 
   return {
     threads,
